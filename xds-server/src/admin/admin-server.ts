@@ -1,0 +1,91 @@
+// The control plane's own HTTP admin: health, readiness, Prometheus metrics
+// and debug views of proxies and the config each one is given.
+import type { Server } from 'node:http';
+import express, { type Request, type Response } from 'express';
+import type { ControlPlane } from '../control-plane.js';
+import { createLogger } from '../log.js';
+import { nodeStatusToJson } from '../xds/node-status.js';
+import { pushOrder, shortTypeName } from '../xds/type-urls.js';
+import { createMetrics } from './metrics.js';
+
+const log = createLogger('admin');
+
+export class AdminServer {
+  private server?: Server;
+
+  constructor(private readonly controlPlane: ControlPlane) {}
+
+  listen(host: string, port: number): Promise<number> {
+    const app = this.routes();
+    return new Promise((resolve, reject) => {
+      const server = app.listen(port, host, () => {
+        const address = server.address();
+        const bound = typeof address === 'object' && address ? address.port : port;
+        log.info('admin listening', { address: `${host}:${bound}` });
+        resolve(bound);
+      });
+      server.on('error', (err) => reject(new Error(`cannot listen for admin on ${host}:${port}: ${err.message}`)));
+      this.server = server;
+    });
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private routes(): express.Express {
+    const app = express();
+    const registry = createMetrics(this.controlPlane);
+    const cache = this.controlPlane.cache;
+
+    app.get('/healthz', (_req: Request, res: Response) => {
+      res.type('text/plain').send('ok\n');
+    });
+    app.get('/readyz', (_req: Request, res: Response) => {
+      const ready = this.controlPlane.configStatus().ready;
+      res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ready\n' : 'config source not synced yet\n');
+    });
+    app.get('/metrics', async (_req: Request, res: Response) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+    app.get('/debug/nodes', (_req: Request, res: Response) => {
+      res.json({ nodes: cache.allNodeStatuses().map(nodeStatusToJson), config: this.configSummary() });
+    });
+    app.get('/debug/config', (_req: Request, res: Response) => {
+      res.json(this.controlPlane.configStatus());
+    });
+    app.get('/debug/config_dump', (req: Request, res: Response) => {
+      const nodeId = typeof req.query.node === 'string' ? req.query.node : undefined;
+      const snapshot = nodeId ? cache.getSnapshot(nodeId) : this.controlPlane.currentSnapshot();
+      if (!snapshot) {
+        res.status(404).json({ error: `no snapshot for node "${nodeId}"; known nodes: ${cache.knownNodes().join(', ') || 'none'}` });
+        return;
+      }
+      const status = nodeId ? cache.nodeStatus(nodeId) : undefined;
+      res.json({
+        node: nodeId ?? null,
+        snapshotVersion: snapshot.version,
+        resources: pushOrder.map((typeUrl) => {
+          const t = snapshot.forType(typeUrl);
+          return {
+            type: shortTypeName(typeUrl),
+            typeUrl,
+            version: t.version,
+            status: status?.types.get(typeUrl) ?? null,
+            resources: [...t.resources.values()].map((r) => ({ name: r.name, version: r.version, resource: r.json })),
+          };
+        }),
+      });
+    });
+    return app;
+  }
+
+  private configSummary(): unknown {
+    const s = this.controlPlane.configStatus();
+    return { source: s.source, ready: s.ready, generation: s.generation, snapshotVersion: s.snapshotVersion, accepted: s.accepted, rejected: s.problems.map((p) => p.message) };
+  }
+}

@@ -1,0 +1,68 @@
+// Prometheus metrics for the control plane, fed by cache events.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ControlPlane } from '../control-plane.js';
+import { shortTypeName, type TypeUrl } from '../xds/type-urls.js';
+
+export function createMetrics(controlPlane: ControlPlane): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'mediamesh_process_' });
+  const cache = controlPlane.cache;
+
+  new Gauge({
+    name: 'mediamesh_xds_connected_proxies',
+    help: 'Proxies with at least one open ADS stream.',
+    registers: [registry],
+    collect() {
+      this.set(cache.connectedCount());
+    },
+  });
+  const pushes = new Counter({ name: 'mediamesh_xds_pushes_total', help: 'Discovery responses sent, by type.', labelNames: ['type'], registers: [registry] });
+  const acks = new Counter({ name: 'mediamesh_xds_acks_total', help: 'Responses the proxy accepted, by type.', labelNames: ['type'], registers: [registry] });
+  const nacks = new Counter({ name: 'mediamesh_xds_nacks_total', help: 'Responses the proxy rejected, by type.', labelNames: ['type'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'mediamesh_xds_push_latency_seconds',
+    help: 'From sending a response to the proxy ACKing or NACKing it.',
+    labelNames: ['type'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'mediamesh_config_errors',
+    help: 'Config documents currently rejected (bad YAML, schema or references).',
+    registers: [registry],
+    collect() {
+      this.set(controlPlane.configStatus().problems.length);
+    },
+  });
+  const reloads = new Counter({ name: 'mediamesh_config_reloads_total', help: 'Times the config was rebuilt from its source.', registers: [registry] });
+  controlPlane.onReload(() => reloads.inc());
+
+  // Pending response times, keyed by node and type; one entry per open response at most.
+  const sentAt = new Map<string, { version: string; at: bigint }>();
+  const observe = (nodeId: string, typeUrl: TypeUrl, version: string): void => {
+    const key = `${nodeId}\0${typeUrl}`;
+    const sent = sentAt.get(key);
+    if (sent && sent.version === version) {
+      latency.observe({ type: shortTypeName(typeUrl) }, Number(process.hrtime.bigint() - sent.at) / 1e9);
+      sentAt.delete(key);
+    }
+  };
+  cache.addEvents({
+    pushed(nodeId, typeUrl, version) {
+      pushes.inc({ type: shortTypeName(typeUrl) });
+      sentAt.set(`${nodeId}\0${typeUrl}`, { version, at: process.hrtime.bigint() });
+    },
+    acked(nodeId, typeUrl, version) {
+      acks.inc({ type: shortTypeName(typeUrl) });
+      observe(nodeId, typeUrl, version);
+    },
+    nacked(nodeId, typeUrl, version) {
+      nacks.inc({ type: shortTypeName(typeUrl) });
+      observe(nodeId, typeUrl, version);
+    },
+    nodeDisconnected(nodeId) {
+      for (const key of sentAt.keys()) if (key.startsWith(`${nodeId}\0`)) sentAt.delete(key);
+    },
+  });
+  return registry;
+}

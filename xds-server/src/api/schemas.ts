@@ -1,0 +1,262 @@
+// JSON Schemas for every document kind. They check shape; api/validate.ts
+// checks meaning (references, clashes, regexes). Unknown fields are errors so
+// a typo is reported instead of silently ignored.
+
+type Schema = Record<string, unknown>;
+
+const dnsLabel = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' };
+const dnsSubdomain = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' };
+const port = { type: 'integer', minimum: 1, maximum: 65535 };
+export const durationPattern = '^([0-9]+(\\.[0-9]+)?(h|m|s|ms|us|ns))+$';
+const duration = { type: 'string', pattern: durationPattern };
+
+const metadata: Schema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: dnsSubdomain,
+    namespace: dnsLabel,
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    annotations: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+  // Kubernetes adds uid, resourceVersion, creationTimestamp...: tolerate them.
+  additionalProperties: true,
+};
+
+const parentRef: Schema = {
+  type: 'object',
+  required: ['name', 'port'],
+  additionalProperties: false,
+  properties: {
+    group: { type: 'string', enum: ['', 'core'] },
+    kind: { type: 'string', enum: ['Service'] },
+    name: dnsSubdomain,
+    namespace: dnsLabel,
+    port,
+    endPort: port,
+  },
+};
+
+const backendRef: Schema = {
+  type: 'object',
+  required: ['name', 'port'],
+  additionalProperties: false,
+  properties: {
+    group: { type: 'string', enum: ['', 'core'] },
+    kind: { type: 'string', enum: ['Service'] },
+    name: dnsSubdomain,
+    namespace: dnsLabel,
+    port,
+    weight: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+  },
+};
+
+const apiVersionOf = (v: string): Schema => ({ type: 'string', const: v });
+
+export const udpRouteSchema: Schema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: apiVersionOf('mediamesh.io/v1alpha1'),
+    kind: { const: 'UdpRoute' },
+    metadata,
+    status: { type: 'object' },
+    spec: {
+      type: 'object',
+      required: ['parentRefs', 'backendRefs'],
+      additionalProperties: false,
+      properties: {
+        parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
+        protocol: { type: 'string', enum: ['RTP', 'Raw'] },
+        backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
+        sessionAffinity: { type: 'string', enum: ['SourceIP', 'SourceIPPort', 'None'] },
+        idleTimeout: duration,
+        rtp: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            clockRate: {
+              type: 'object',
+              propertyNames: { pattern: '^([0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])$' },
+              additionalProperties: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+            },
+            trackSequence: { type: 'boolean' },
+          },
+        },
+      },
+    },
+  },
+  additionalProperties: false,
+};
+
+export const rtspRouteSchema: Schema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: apiVersionOf('mediamesh.io/v1alpha1'),
+    kind: { const: 'RtspRoute' },
+    metadata,
+    status: { type: 'object' },
+    spec: {
+      type: 'object',
+      required: ['parentRefs', 'rules'],
+      additionalProperties: false,
+      properties: {
+        parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
+        hostnames: { type: 'array', maxItems: 16, items: dnsSubdomain },
+        rules: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 64,
+          items: {
+            type: 'object',
+            required: ['backendRefs'],
+            additionalProperties: false,
+            properties: {
+              matches: {
+                type: 'array',
+                maxItems: 16,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    path: {
+                      type: 'object',
+                      required: ['value'],
+                      additionalProperties: false,
+                      properties: {
+                        type: { type: 'string', enum: ['Exact', 'PathPrefix', 'RegularExpression'] },
+                        value: { type: 'string', minLength: 1, maxLength: 1024 },
+                      },
+                    },
+                  },
+                },
+              },
+              backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
+              transport: { type: 'string', enum: ['Auto', 'TCP', 'UDP'] },
+            },
+          },
+        },
+        healthCheck: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            interval: duration,
+            timeout: duration,
+            healthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
+            unhealthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
+          },
+        },
+        outlierDetection: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            consecutiveFailures: { type: 'integer', minimum: 1, maximum: 1000 },
+            interval: duration,
+            baseEjectionTime: duration,
+          },
+        },
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { connect: duration, idle: duration },
+        },
+      },
+    },
+  },
+  additionalProperties: false,
+};
+
+const protocol = { type: 'string', enum: ['TCP', 'UDP', 'SCTP'] };
+
+export const serviceSchema: Schema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: apiVersionOf('v1'),
+    kind: { const: 'Service' },
+    metadata,
+    status: { type: 'object' },
+    spec: {
+      type: 'object',
+      required: ['ports'],
+      // A real cluster's Service has many more fields (type, sessionAffinity, ...): keep them.
+      additionalProperties: true,
+      properties: {
+        clusterIP: { type: 'string', minLength: 1 },
+        ports: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            required: ['port'],
+            additionalProperties: true,
+            properties: {
+              name: dnsLabel,
+              port,
+              targetPort: { anyOf: [port, dnsLabel] },
+              protocol,
+            },
+          },
+        },
+        selector: { type: 'object', additionalProperties: { type: 'string' } },
+      },
+    },
+  },
+  additionalProperties: false,
+};
+
+export const endpointSliceSchema: Schema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'addressType', 'endpoints'],
+  properties: {
+    apiVersion: apiVersionOf('discovery.k8s.io/v1'),
+    kind: { const: 'EndpointSlice' },
+    metadata: {
+      ...metadata,
+      required: ['name', 'labels'],
+      properties: {
+        ...(metadata.properties as Record<string, unknown>),
+        labels: {
+          type: 'object',
+          required: ['kubernetes.io/service-name'],
+          additionalProperties: { type: 'string' },
+        },
+      },
+    },
+    addressType: { type: 'string', enum: ['IPv4', 'IPv6', 'FQDN'] },
+    ports: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: true,
+        properties: { name: { type: 'string' }, port, protocol },
+      },
+    },
+    endpoints: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['addresses'],
+        additionalProperties: true,
+        properties: {
+          addresses: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          conditions: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { ready: { type: 'boolean' }, serving: { type: 'boolean' }, terminating: { type: 'boolean' } },
+          },
+        },
+      },
+    },
+  },
+  additionalProperties: false,
+};
+
+export const schemasByKind: Record<string, { apiVersion: string; schema: Schema }> = {
+  UdpRoute: { apiVersion: 'mediamesh.io/v1alpha1', schema: udpRouteSchema },
+  RtspRoute: { apiVersion: 'mediamesh.io/v1alpha1', schema: rtspRouteSchema },
+  Service: { apiVersion: 'v1', schema: serviceSchema },
+  EndpointSlice: { apiVersion: 'discovery.k8s.io/v1', schema: endpointSliceSchema },
+};
+

@@ -1,0 +1,89 @@
+// UdpRoute listeners → Envoy: a UDP listener whose udp_proxy sends sessions to
+// an EDS cluster; the cluster's endpoints are every backend's endpoints, each
+// weighted by its backend's share (canary across sessions).
+import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '../gen/envoy/config/cluster/v3/cluster.js';
+import { ApiVersion } from '../gen/envoy/config/core/v3/config_source.js';
+import { SocketAddress_Protocol } from '../gen/envoy/config/core/v3/address.js';
+import { HealthStatus } from '../gen/envoy/config/core/v3/health_check.js';
+import { ClusterLoadAssignment } from '../gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '../gen/envoy/config/listener/v3/listener.js';
+import { Route as UdpProxyRoute } from '../gen/envoy/extensions/filters/udp/udp_proxy/v3/route.js';
+import { UdpProxyConfig } from '../gen/envoy/extensions/filters/udp/udp_proxy/v3/udp_proxy.js';
+import type { BackendModel, UdpListenerModel } from '../model/ir.js';
+import { packAny } from '../xds/resources.js';
+import { udpClusterName, udpListenerName, udpStatPrefix } from './names.js';
+import { durationFromMs } from './proto-values.js';
+
+/** Each backend's weight is spread over its endpoints; this keeps integer shares precise. */
+const ENDPOINT_WEIGHT_SCALE = 1000;
+
+export interface UdpRouteResources {
+  listener: Listener;
+  cluster: Cluster;
+  assignment: ClusterLoadAssignment;
+}
+
+export function translateUdpListener(model: UdpListenerModel): UdpRouteResources {
+  const clusterName = udpClusterName(model.route, model.port);
+  return {
+    listener: udpListener(model, clusterName),
+    cluster: edsCluster(clusterName, model),
+    assignment: weightedAssignment(clusterName, model.backends),
+  };
+}
+
+function udpListener(model: UdpListenerModel, clusterName: string): Listener {
+  const proxy = UdpProxyConfig.fromPartial({
+    statPrefix: udpStatPrefix(model.route, model.port),
+    routeSpecifier: {
+      $case: 'matcher',
+      value: {
+        onNoMatch: {
+          onMatch: {
+            $case: 'action',
+            value: { name: 'route', typedConfig: packAny('envoy.extensions.filters.udp.udp_proxy.v3.Route', { cluster: clusterName }, UdpProxyRoute) },
+          },
+        },
+      },
+    },
+    idleTimeout: durationFromMs(model.idleTimeoutMs),
+    // SourceIP: every datagram from one client IP hashes to one backend.
+    hashPolicies: model.affinity === 'SourceIP' ? [{ policySpecifier: { $case: 'sourceIp', value: true } }] : [],
+    usePerPacketLoadBalancing: model.affinity === 'None',
+  });
+  return Listener.fromPartial({
+    name: udpListenerName(model.route, model.port),
+    address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.UDP, address: model.address, portSpecifier: { $case: 'portValue', value: model.port } } } },
+    udpListenerConfig: {},
+    listenerFilters: [
+      { name: 'envoy.filters.udp_listener.udp_proxy', configType: { $case: 'typedConfig', value: packAny('envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig', proxy, UdpProxyConfig) } },
+    ],
+  });
+}
+
+function edsCluster(name: string, model: UdpListenerModel): Cluster {
+  return Cluster.fromPartial({
+    name,
+    clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.EDS },
+    edsClusterConfig: { edsConfig: { configSourceSpecifier: { $case: 'ads', value: {} }, resourceApiVersion: ApiVersion.V3 } },
+    connectTimeout: durationFromMs(1000),
+    // Hashing needs a hash-aware balancer; otherwise weighted round robin across sessions.
+    lbPolicy: model.affinity === 'SourceIP' ? Cluster_LbPolicy.MAGLEV : Cluster_LbPolicy.ROUND_ROBIN,
+  });
+}
+
+function weightedAssignment(clusterName: string, backends: readonly BackendModel[]): ClusterLoadAssignment {
+  return ClusterLoadAssignment.fromPartial({
+    clusterName,
+    endpoints: backends
+      .filter((b) => b.weight > 0 && b.endpoints.length > 0)
+      .map((backend) => ({
+        locality: { subZone: `${backend.service.namespace}/${backend.service.name}` },
+        lbEndpoints: backend.endpoints.map((e) => ({
+          hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.UDP, address: e.address, portSpecifier: { $case: 'portValue', value: e.port } } } } } },
+          healthStatus: HealthStatus.HEALTHY,
+          loadBalancingWeight: Math.max(1, Math.round((backend.weight * ENDPOINT_WEIGHT_SCALE) / backend.endpoints.length)),
+        })),
+      })),
+  });
+}

@@ -1,0 +1,142 @@
+// Incremental ADS stream (DeltaAggregatedResources).
+//
+// We track what the proxy has (name → version), send only resources whose
+// version differs, and name the ones that went away. A resource version the
+// proxy rejected is not offered again until it changes.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../gen/envoy/service/discovery/v3/discovery.js';
+import type { Logger } from '../log.js';
+import type { WireResource } from './resources.js';
+import type { SnapshotCache } from './snapshot-cache.js';
+import type { Snapshot } from './snapshot.js';
+import { AdsStream, clustersMayBeRemoved } from './stream-common.js';
+import { pushOrder, TypeUrl } from './type-urls.js';
+
+interface PendingResponse {
+  readonly systemVersion: string;
+  /** name → the version the proxy had before this response (undefined: had none). */
+  readonly previous: ReadonlyMap<string, string | undefined>;
+  readonly sent: ReadonlyMap<string, string | null>;
+}
+
+interface DeltaTypeState {
+  wildcard: boolean;
+  subscribed: Set<string>;
+  clientHas: Map<string, string>;
+  rejected: Map<string, string>;
+  pending: Map<string, PendingResponse>;
+}
+
+export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  private readonly types = new Map<TypeUrl, DeltaTypeState>();
+  private nonceCounter = 0;
+
+  constructor(call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, cache: SnapshotCache, log: Logger) {
+    super(call, cache, log, 'delta');
+  }
+
+  protected handleRequest(typeUrl: TypeUrl, req: DeltaDiscoveryRequest): void {
+    const nodeId = this.nodeId!;
+    let state = this.types.get(typeUrl);
+    if (!state) {
+      state = {
+        // Legacy wildcard: a first request that names nothing wants everything.
+        wildcard: req.resourceNamesSubscribe.length === 0,
+        subscribed: new Set(),
+        clientHas: new Map(Object.entries(req.initialResourceVersions)),
+        rejected: new Map(),
+        pending: new Map(),
+      };
+      this.types.set(typeUrl, state);
+    }
+    for (const name of req.resourceNamesSubscribe) {
+      if (name === '*') state.wildcard = true;
+      else state.subscribed.add(name);
+    }
+    for (const name of req.resourceNamesUnsubscribe) {
+      if (name === '*') state.wildcard = false;
+      else {
+        state.subscribed.delete(name);
+        state.clientHas.delete(name);
+      }
+    }
+    if (req.responseNonce) {
+      const pending = state.pending.get(req.responseNonce);
+      state.pending.delete(req.responseNonce);
+      if (!pending) {
+        this.log.debug('ignoring ACK/NACK for unknown nonce', { node: nodeId, typeUrl, nonce: req.responseNonce });
+      } else if (req.errorDetail) {
+        for (const [name, version] of pending.sent) {
+          if (version !== null) state.rejected.set(name, version);
+          const before = pending.previous.get(name);
+          if (before === undefined) state.clientHas.delete(name);
+          else state.clientHas.set(name, before);
+        }
+        this.cache.recordNack(nodeId, typeUrl, pending.systemVersion, req.errorDetail.message);
+        this.log.warn('proxy rejected config (NACK)', { node: nodeId, typeUrl, version: pending.systemVersion, error: req.errorDetail.message });
+      } else {
+        this.cache.recordAck(nodeId, typeUrl, pending.systemVersion);
+      }
+    }
+    const snapshot = this.cache.getSnapshot(nodeId);
+    if (!snapshot) return;
+    this.respond(typeUrl, snapshot);
+    if (typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) this.respond(TypeUrl.Cluster, snapshot);
+  }
+
+  protected pushAll(snapshot: Snapshot): void {
+    for (const typeUrl of pushOrder) this.respond(typeUrl, snapshot);
+  }
+
+  private respond(typeUrl: TypeUrl, snapshot: Snapshot): void {
+    const state = this.types.get(typeUrl);
+    if (!state) return;
+    const typeSnapshot = snapshot.forType(typeUrl);
+    const inScope = (name: string): boolean => state.wildcard || state.subscribed.has(name);
+    const updates: WireResource[] = [];
+    for (const resource of typeSnapshot.resources.values()) {
+      if (!inScope(resource.name)) continue;
+      if (state.clientHas.get(resource.name) === resource.version) continue;
+      if (state.rejected.get(resource.name) === resource.version) continue;
+      updates.push(resource);
+    }
+    const mayRemove = typeUrl !== TypeUrl.Cluster
+      || clustersMayBeRemoved(snapshot, (t) => (this.holdsAll(t, snapshot) ? snapshot.forType(t).version : undefined), (t) => this.types.has(t));
+    const removals = mayRemove ? [...state.clientHas.keys()].filter((name) => !typeSnapshot.resources.has(name) && inScope(name)) : [];
+    if (updates.length === 0 && removals.length === 0) return;
+
+    const nonce = String(++this.nonceCounter);
+    const previous = new Map<string, string | undefined>();
+    const sent = new Map<string, string | null>();
+    for (const r of updates) {
+      previous.set(r.name, state.clientHas.get(r.name));
+      sent.set(r.name, r.version);
+      state.clientHas.set(r.name, r.version);
+    }
+    for (const name of removals) {
+      previous.set(name, state.clientHas.get(name));
+      sent.set(name, null);
+      state.clientHas.delete(name);
+    }
+    state.pending.set(nonce, { systemVersion: typeSnapshot.version, previous, sent });
+    this.send(DeltaDiscoveryResponse.fromPartial({
+      systemVersionInfo: typeSnapshot.version,
+      typeUrl,
+      nonce,
+      resources: updates.map((r) => ({ name: r.name, version: r.version, resource: r.packed })),
+      removedResources: removals,
+      controlPlane: { identifier: 'mediamesh' },
+    }));
+    this.cache.recordPush(this.nodeId!, typeUrl, typeSnapshot.version);
+  }
+
+  /** The proxy has ACKed every resource of this type that the snapshot has for it. */
+  private holdsAll(typeUrl: TypeUrl, snapshot: Snapshot): boolean {
+    const state = this.types.get(typeUrl);
+    if (!state || state.pending.size > 0) return false;
+    for (const resource of snapshot.forType(typeUrl).resources.values()) {
+      if ((state.wildcard || state.subscribed.has(resource.name)) && state.clientHas.get(resource.name) !== resource.version) return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,58 @@
+// What each proxy has accepted or rejected, per resource type: the state
+// behind `mediamesh status`, /debug/nodes and the ACK/NACK metrics.
+import { shortTypeName, type TypeUrl } from './type-urls.js';
+
+export interface NackRecord {
+  readonly version: string;
+  readonly error: string;
+  readonly at: string;
+}
+
+export interface TypeStatus {
+  sentVersion?: string;
+  sentAt?: string;
+  ackedVersion?: string;
+  ackedAt?: string;
+  lastNack?: NackRecord;
+}
+
+export interface NodeStatus {
+  readonly id: string;
+  cluster: string;
+  userAgent: string;
+  protocol: 'sotw' | 'delta';
+  connected: boolean;
+  streams: number;
+  connectedAt: string;
+  /** The snapshot version the cache holds for this node. */
+  snapshotVersion?: string;
+  types: Map<TypeUrl, TypeStatus>;
+}
+
+export interface NodeStatusJson {
+  id: string;
+  cluster: string;
+  userAgent: string;
+  protocol: 'sotw' | 'delta';
+  connected: boolean;
+  streams: number;
+  connectedAt: string;
+  snapshotVersion?: string;
+  types: Record<string, TypeStatus & { typeUrl: string }>;
+}
+
+export function nodeStatusToJson(status: NodeStatus): NodeStatusJson {
+  const types: NodeStatusJson['types'] = {};
+  for (const [typeUrl, t] of status.types) types[shortTypeName(typeUrl)] = { typeUrl, ...t };
+  return {
+    id: status.id,
+    cluster: status.cluster,
+    userAgent: status.userAgent,
+    protocol: status.protocol,
+    connected: status.connected,
+    streams: status.streams,
+    connectedAt: status.connectedAt,
+    snapshotVersion: status.snapshotVersion,
+    types,
+  };
+}

@@ -1,0 +1,132 @@
+// Snapshots keyed by node id, plus the per-node ACK/NACK state. Knows nothing
+// of gRPC: streams read snapshots and report what the proxy said.
+import type { Node } from '../gen/envoy/config/core/v3/base.js';
+import type { NodeStatus, TypeStatus } from './node-status.js';
+import type { Snapshot } from './snapshot.js';
+import type { TypeUrl } from './type-urls.js';
+
+export type SnapshotListener = (snapshot: Snapshot) => void;
+
+export interface CacheEvents {
+  /** A proxy opened its first stream: the owner should give it a snapshot. */
+  nodeConnected?(node: Node): void;
+  nodeDisconnected?(nodeId: string): void;
+  pushed?(nodeId: string, typeUrl: TypeUrl, version: string): void;
+  acked?(nodeId: string, typeUrl: TypeUrl, version: string): void;
+  nacked?(nodeId: string, typeUrl: TypeUrl, version: string, error: string): void;
+}
+
+export class SnapshotCache {
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly listeners = new Map<string, Set<SnapshotListener>>();
+  private readonly statuses = new Map<string, NodeStatus>();
+  private readonly events: CacheEvents[] = [];
+
+  addEvents(events: CacheEvents): void {
+    this.events.push(events);
+  }
+
+  setSnapshot(nodeId: string, snapshot: Snapshot): void {
+    if (this.snapshots.get(nodeId) === snapshot) return;
+    this.snapshots.set(nodeId, snapshot);
+    const status = this.statuses.get(nodeId);
+    if (status) status.snapshotVersion = snapshot.version;
+    for (const listener of this.listeners.get(nodeId) ?? []) listener(snapshot);
+  }
+
+  getSnapshot(nodeId: string): Snapshot | undefined {
+    return this.snapshots.get(nodeId);
+  }
+
+  /** Ids of nodes that connected at least once (they keep their snapshot). */
+  knownNodes(): string[] {
+    return [...this.statuses.keys()];
+  }
+
+  watch(nodeId: string, listener: SnapshotListener): () => void {
+    let set = this.listeners.get(nodeId);
+    if (!set) this.listeners.set(nodeId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(nodeId);
+    };
+  }
+
+  /** Called by a stream on its first request. */
+  streamOpened(node: Node, protocol: 'sotw' | 'delta'): void {
+    let status = this.statuses.get(node.id);
+    if (!status) {
+      status = {
+        id: node.id,
+        cluster: node.cluster,
+        userAgent: [node.userAgentName, node.userAgentVersionType?.$case === 'userAgentVersion' ? node.userAgentVersionType.value : ''].filter(Boolean).join('/'),
+        protocol,
+        connected: true,
+        streams: 0,
+        connectedAt: new Date().toISOString(),
+        types: new Map(),
+      };
+      this.statuses.set(node.id, status);
+    }
+    status.protocol = protocol;
+    status.connected = true;
+    status.connectedAt = new Date().toISOString();
+    status.streams++;
+    const fresh = status.streams === 1;
+    if (fresh) for (const e of this.events) e.nodeConnected?.(node);
+    status.snapshotVersion = this.snapshots.get(node.id)?.version;
+  }
+
+  streamClosed(nodeId: string): void {
+    const status = this.statuses.get(nodeId);
+    if (!status) return;
+    status.streams = Math.max(0, status.streams - 1);
+    if (status.streams === 0) {
+      status.connected = false;
+      for (const e of this.events) e.nodeDisconnected?.(nodeId);
+    }
+  }
+
+  recordPush(nodeId: string, typeUrl: TypeUrl, version: string): void {
+    const t = this.typeStatus(nodeId, typeUrl);
+    t.sentVersion = version;
+    t.sentAt = new Date().toISOString();
+    for (const e of this.events) e.pushed?.(nodeId, typeUrl, version);
+  }
+
+  recordAck(nodeId: string, typeUrl: TypeUrl, version: string): void {
+    const t = this.typeStatus(nodeId, typeUrl);
+    t.ackedVersion = version;
+    t.ackedAt = new Date().toISOString();
+    for (const e of this.events) e.acked?.(nodeId, typeUrl, version);
+  }
+
+  recordNack(nodeId: string, typeUrl: TypeUrl, version: string, error: string): void {
+    const t = this.typeStatus(nodeId, typeUrl);
+    t.lastNack = { version, error, at: new Date().toISOString() };
+    for (const e of this.events) e.nacked?.(nodeId, typeUrl, version, error);
+  }
+
+  nodeStatus(nodeId: string): NodeStatus | undefined {
+    return this.statuses.get(nodeId);
+  }
+
+  allNodeStatuses(): NodeStatus[] {
+    return [...this.statuses.values()];
+  }
+
+  connectedCount(): number {
+    let n = 0;
+    for (const s of this.statuses.values()) if (s.connected) n++;
+    return n;
+  }
+
+  private typeStatus(nodeId: string, typeUrl: TypeUrl): TypeStatus {
+    const status = this.statuses.get(nodeId);
+    if (!status) throw new Error(`no stream open for node "${nodeId}"`);
+    let t = status.types.get(typeUrl);
+    if (!t) status.types.set(typeUrl, (t = {}));
+    return t;
+  }
+}
