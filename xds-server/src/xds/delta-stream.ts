@@ -103,7 +103,10 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const mayRemove = typeUrl !== TypeUrl.Cluster
       || clustersMayBeRemoved(snapshot, (t) => (this.holdsAll(t, snapshot) ? snapshot.forType(t).version : undefined), (t) => this.types.has(t));
     const removals = mayRemove ? [...state.clientHas.keys()].filter((name) => !typeSnapshot.resources.has(name) && inScope(name)) : [];
-    if (updates.length === 0 && removals.length === 0) return;
+    if (updates.length === 0 && removals.length === 0) {
+      if (this.holdsAll(typeUrl, snapshot)) this.cache.recordInSync(this.nodeId!, typeUrl, typeSnapshot.version);
+      return;
+    }
 
     const nonce = String(++this.nonceCounter);
     const previous = new Map<string, string | undefined>();

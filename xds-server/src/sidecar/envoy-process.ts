@@ -1,0 +1,85 @@
+// Runs an Envoy sidecar as a child process for the demo, tests and benchmarks.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EnvoyAdmin } from './envoy-admin.js';
+import { envoyBinary } from './envoy-binary.js';
+
+export interface EnvoyOptions {
+  bootstrapYaml: string;
+  /** Worker threads; 1 keeps tests light. */
+  concurrency?: number;
+  logLevel?: string;
+  /** Extra environment (e.g. ENVOY_DYNAMIC_MODULES_SEARCH_PATH). */
+  env?: NodeJS.ProcessEnv;
+  /** Wrap the command (e.g. ['ip', 'netns', 'exec', 'pod-a']). */
+  prefix?: string[];
+}
+
+export class EnvoyProcess {
+  private exited?: { code: number | null; signal: NodeJS.Signals | null };
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly admin: EnvoyAdmin,
+    readonly workDir: string,
+    readonly logFile: string,
+  ) {
+    child.on('exit', (code, signal) => (this.exited = { code, signal }));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Starts Envoy with an ephemeral admin port and waits for its admin to answer. */
+  static async start(o: EnvoyOptions): Promise<EnvoyProcess> {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mediamesh-envoy-'));
+    const configPath = path.join(workDir, 'bootstrap.yaml');
+    const adminPath = path.join(workDir, 'admin-address');
+    const logFile = path.join(workDir, 'envoy.log');
+    fs.writeFileSync(configPath, o.bootstrapYaml);
+    const args = ['-c', configPath, '--admin-address-path', adminPath, '--disable-hot-restart', '--concurrency', String(o.concurrency ?? 1), '-l', o.logLevel ?? 'info', '--log-path', logFile];
+    const [cmd, ...prefixArgs] = [...(o.prefix ?? []), envoyBinary()];
+    const child = spawn(cmd!, [...prefixArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...o.env } });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-3000) : '';
+        throw new Error(`Envoy exited during start-up (${child.exitCode ?? child.signalCode}): ${stderr}${log}`);
+      }
+      const address = fs.existsSync(adminPath) ? fs.readFileSync(adminPath, 'utf8').trim() : '';
+      if (address) {
+        const admin = new EnvoyAdmin(`http://${address}`);
+        try {
+          await admin.get('/ready');
+          return new EnvoyProcess(child, admin, workDir, logFile);
+        } catch {
+          // /ready answers 503 until initialized; keep polling.
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`Envoy did not become ready in 20 s; stderr: ${stderr}`);
+  }
+
+  isRunning(): boolean {
+    return this.exited === undefined;
+  }
+
+  log(): string {
+    return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, 'utf8') : '';
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await done;
+    clearTimeout(timer);
+  }
+}
