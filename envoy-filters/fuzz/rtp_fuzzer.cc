@@ -12,6 +12,7 @@
 //               timestamp step and payload type/size for one of 4 SSRCs (plus
 //               one stray), so reordering, duplicates, jumps and wraps are
 //               a byte away;
+//     c == 0x7f flush(), as at the end of a session;
 //     else      raw datagram: next byte is its length, then that many bytes.
 //   c & 0x70 scaled is the arrival-time step (it may also step backwards).
 #include <cmath>
@@ -140,6 +141,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   while (!in.empty()) {
     const uint8_t control = in.byte();
+    if (control == 0x7f) {
+      const uint64_t lost = tracker.counters().lost;
+      const uint64_t pending = tracker.pendingLost();
+      tracker.flush();
+      FUZZ_CHECK(tracker.pendingLost() == 0);
+      FUZZ_CHECK(tracker.counters().lost == lost + pending);
+      continue;
+    }
     const uint64_t step = static_cast<uint64_t>((control >> 4) & 0x07) * 7'000'000ull;
     // Mostly forward, occasionally backward, as a buggy clock might.
     arrival = (control & 0x08) && (control & 0x01) ? arrival - step / 2 : arrival + step;
@@ -186,6 +195,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     double jitter = 0;
     if (tracker.sourceJitterMicros(1, jitter)) {
       FUZZ_CHECK(std::isfinite(jitter) && jitter >= 0.0);
+      mediamesh::rtp::SourceSnapshot source;
+      FUZZ_CHECK(tracker.sourceSnapshot(1, source));
+      FUZZ_CHECK(source.jitter_us == jitter);
+      if (source.validated) {
+        FUZZ_CHECK(source.max_seq >= source.base_seq);
+        FUZZ_CHECK(source.pending_lost < source.expected);
+        FUZZ_CHECK(source.pending_lost < RtpTracker::kReorderWindow);
+      } else {
+        FUZZ_CHECK(source.expected == 0 && source.pending_lost == 0);
+      }
     }
   }
 

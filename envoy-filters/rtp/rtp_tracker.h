@@ -5,9 +5,10 @@
 // How packets are counted. Every RTP datagram is counted in `packets` and
 // `bytes` (the whole datagram) and then lands in exactly one of:
 //   unvalidated  the source is still on probation (A.1: MIN_SEQUENTIAL in-order
-//                packets validate it), or the packet is the first after a jump
-//                of MAX_DROPOUT or more and may start a new sequence; A.1
-//                ignores these, so they are not in `expected`.
+//                packets validate it), or the packet jumps MAX_DROPOUT or more
+//                ahead and may start a new sequence (more than half the 16-bit
+//                space behind counts as ahead); A.1 ignores these, so they are
+//                not in `expected`.
 //   new          first arrival of a sequence number of the current sequence.
 //                If it is lower than the highest seen it fills a gap and is
 //                also counted in `out_of_order`; the gap is then not lost.
@@ -15,11 +16,11 @@
 //                the reorder window. Counted in `duplicates` (and in
 //                packets/bytes, since it did cross the wire) but never in the
 //                loss figures: a duplicate cannot make up for a lost packet.
-//   late         lower than the highest seen and older than the reorder window
-//                (or older than the start of the sequence). Its loss has
-//                already been reported and Envoy counters cannot go down, so it
-//                stays lost and the packet is counted in `late` and in
-//                `out_of_order`.
+//   late         lower than the highest seen but older than the reorder
+//                window, the start of the sequence or the last flush(). Its
+//                loss, if any, has already been reported and Envoy counters
+//                cannot go down, so it stays lost; the packet is counted in
+//                `late` and in `out_of_order`.
 // so  packets == unvalidated + (expected - lost - pendingLost()) + duplicates + late.
 //
 // Loss is reported in two parts because Envoy counters must be monotonic:
@@ -33,8 +34,25 @@
 // where received counts every packet of a validated sequence (duplicates and
 // late packets included), so it can be negative.
 //
+// Where this departs from A.1, and why: A.1 treats any packet kMaxMisorder (100)
+// or more behind as a possible sender restart and ignores it. Here a packet
+// inside the reorder window is judged by the window instead (gap fill,
+// duplicate or late, never a restart), so a gap filled 500 packets late is
+// not lost and two replayed old packets cannot trigger a false resync. Outside
+// the window A.1's bad_seq rule applies unchanged: a jump is believed after the
+// next packet follows it; the old sequence's open gaps are then final, and the
+// jump itself is not counted as loss. As in A.1 the probation packet before
+// the validating one (and the first packet after a jump) is not in `expected`.
+//
+// Jitter (A.8) is updated for every packet A.1 accepts, in arrival order,
+// reordered, duplicated and late ones included, as A.8 prescribes ("not
+// necessarily in sequence"); never for unvalidated packets or for payload types
+// without a clock rate. A new sequence (probation passed, resync) or a change
+// of clock rate restarts the reference packet but keeps J.
+//
 // No allocation after construction: the source table, its index and every
 // source's received-sequence bitmap are sized once in the constructor.
+// Not thread-safe: use one tracker per worker thread (or per session).
 #pragma once
 
 #include <cstddef>
