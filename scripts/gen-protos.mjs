@@ -42,6 +42,7 @@ const entryProtos = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
+  'google/protobuf/wrappers.proto',
 ];
 
 const tsProtoOptions = [

@@ -21,6 +21,13 @@ const debianPackages = {
   'python3-venv': 'project-local venv for Envoy',
   'iproute2': 'network namespaces for e2e pods',
   iptables: 'traffic interception and loss injection in e2e tests',
+  cmake: 'builds the C++ Envoy filters',
+  'ninja-build': 'builds the C++ Envoy filters',
+  'g++': 'compiles the C++ Envoy filters',
+  'libgtest-dev': 'GoogleTest for the filter unit tests',
+  'nlohmann-json3-dev': 'JSON parsing of the RTP filter config',
+  clang: 'libFuzzer builds of the RTP parser and tracker',
+  'libclang-rt-14-dev': 'libFuzzer and sanitizer runtimes',
 };
 
 function log(msg) {
@@ -88,7 +95,31 @@ function installEnvoy() {
   return binary;
 }
 
+// Configure once, then let the build tool decide what is out of date.
+function buildFilters() {
+  const buildDir = path.join(root, 'build/envoy-filters');
+  if (!fs.existsSync(path.join(buildDir, 'build.ninja'))) {
+    log('configuring the C++ filters (build/envoy-filters)');
+    execFileSync('cmake', ['-S', path.join(root, 'envoy-filters'), '-B', buildDir, '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=RelWithDebInfo'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  execFileSync('cmake', ['--build', buildDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const module = path.join(buildDir, 'dynamic-module/libmediamesh_rtp_filter.so');
+  if (!fs.existsSync(module)) fail(`the filter build did not produce ${module}`);
+  return module;
+}
+
+// Fuzzers need clang's libFuzzer: a separate build tree with the fuzz option on.
+function buildFuzzers() {
+  const buildDir = path.join(root, 'build/envoy-filters-fuzz');
+  if (!fs.existsSync(path.join(buildDir, 'build.ninja'))) {
+    execFileSync('cmake', ['-S', path.join(root, 'envoy-filters'), '-B', buildDir, '-G', 'Ninja', '-DMEDIAMESH_FUZZ=ON', '-DMEDIAMESH_TESTS=OFF', '-DCMAKE_C_COMPILER=clang', '-DCMAKE_CXX_COMPILER=clang++'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  execFileSync('cmake', ['--build', buildDir, '--target', 'rtp_fuzzer'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 checkNode();
 installDebianPackages();
 const envoy = installEnvoy();
-log(`ok: Envoy ${ENVOY_VERSION} at ${path.relative(root, envoy)}`);
+const module = buildFilters();
+buildFuzzers();
+log(`ok: Envoy ${ENVOY_VERSION} at ${path.relative(root, envoy)}; RTP filter at ${path.relative(root, module)}`);

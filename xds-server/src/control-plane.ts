@@ -5,7 +5,7 @@ import { type ConfigProblem, formatProblem, validateDocuments } from './api/vali
 import { createLogger, errorMessage } from './log.js';
 import { buildModel } from './model/build-model.js';
 import type { ConfigSource } from './sources/source.js';
-import { type TranslationError, translateModel } from './translate/translate.js';
+import { type TranslateOptions, type TranslationError, translateModel } from './translate/translate.js';
 import { SnapshotCache } from './xds/snapshot-cache.js';
 import { Snapshot } from './xds/snapshot.js';
 
@@ -15,6 +15,7 @@ export interface ControlPlaneOptions {
   source: ConfigSource;
   /** Quiet time after the last change before config is rebuilt and pushed. */
   debounceMs?: number;
+  translate?: TranslateOptions;
 }
 
 export interface ConfigStatus {
@@ -86,7 +87,7 @@ export class ControlPlane {
       const update = await this.options.source.load();
       const { config, problems } = validateDocuments(update.documents);
       const allProblems = [...update.problems, ...problems];
-      const { resources, errors } = translateModel(buildModel(config));
+      const { resources, errors } = translateModel(buildModel(config), this.options.translate);
       const snapshot = Snapshot.fromResources(resources);
       this.logNewProblems(allProblems, errors);
       this.status = {

@@ -4,14 +4,16 @@ import { formatProblem, validateDocuments } from '../api/validate.js';
 import { errorMessage } from '../log.js';
 import { readYamlTree } from '../sources/read-yaml.js';
 import { bootstrapYaml, parseHostPort } from './bootstrap.js';
-import { serve } from './serve.js';
+import { rtpModuleFromOption, serve } from './serve.js';
 import { fetchNodes, formatStatus } from './status.js';
 
 const usage = `usage: mediamesh <command> [options]
 
 commands:
   serve --config-dir DIR [--xds-port 18000] [--admin-port 9090] [--listen-host 0.0.0.0] [--debounce-ms 100]
-        run the control plane on a directory of YAML documents (watched for changes)
+        [--rtp-module PATH|search-path]
+        run the control plane on a directory of YAML documents (watched for changes);
+        --rtp-module: where Envoy loads the RTP filter .so (default: this checkout's build)
   bootstrap --node-id ID [--xds-address host:port] [--admin-port 15000] [--cluster NAME] [--delta]
         print an Envoy bootstrap (YAML) that connects a sidecar to the control plane
   validate DIR|FILE
@@ -32,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' } } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'rtp-module': { type: 'string' } } });
         if (!values['config-dir']) throw new Error('serve needs --config-dir DIR');
         return await serve({
           configDir: values['config-dir'],
@@ -40,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
           xdsPort: intOption(values['xds-port'], 'xds-port', 18000),
           adminPort: intOption(values['admin-port'], 'admin-port', 9090),
           debounceMs: intOption(values['debounce-ms'], 'debounce-ms', 100),
+          rtpModule: rtpModuleFromOption(values['rtp-module']),
         });
       }
       case 'bootstrap': {

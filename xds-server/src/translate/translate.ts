@@ -4,7 +4,7 @@ import type { MeshModel } from '../model/ir.js';
 import { emptyResources, type EnvoyResources } from '../xds/resources.js';
 import { errorMessage } from '../log.js';
 import { udpListenerName } from './names.js';
-import { translateUdpListener } from './udp-route.js';
+import { translateUdpListener, type UdpTranslateOptions } from './udp-route.js';
 
 export interface TranslationError {
   resource: string;
@@ -16,12 +16,14 @@ export interface TranslationResult {
   errors: TranslationError[];
 }
 
-export function translateModel(model: MeshModel): TranslationResult {
+export type TranslateOptions = UdpTranslateOptions;
+
+export function translateModel(model: MeshModel, options: TranslateOptions = {}): TranslationResult {
   const resources = emptyResources();
   const errors: TranslationError[] = [];
   for (const udp of model.udpListeners) {
     try {
-      const { listener, cluster, assignment } = translateUdpListener(udp);
+      const { listener, cluster, assignment } = translateUdpListener(udp, options);
       resources.listeners.push(listener);
       resources.clusters.push(cluster);
       resources.endpoints.push(assignment);

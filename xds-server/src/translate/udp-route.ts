@@ -13,6 +13,9 @@ import type { BackendModel, UdpListenerModel } from '../model/ir.js';
 import { packAny } from '../xds/resources.js';
 import { udpClusterName, udpListenerName, udpStatPrefix } from './names.js';
 import { durationFromMs } from './proto-values.js';
+import { type RtpModuleSource, rtpListenerFilter } from './rtp-filter.js';
+import type { ListenerFilter } from '../gen/envoy/config/listener/v3/listener_components.js';
+import { StdoutAccessLog } from '../gen/envoy/extensions/access_loggers/stream/v3/stream.js';
 
 /** Each backend's weight is spread over its endpoints; this keeps integer shares precise. */
 const ENDPOINT_WEIGHT_SCALE = 1000;
@@ -23,16 +26,25 @@ export interface UdpRouteResources {
   assignment: ClusterLoadAssignment;
 }
 
-export function translateUdpListener(model: UdpListenerModel): UdpRouteResources {
+export interface UdpTranslateOptions {
+  /** Where Envoy loads the RTP filter from; RTP routes need it. */
+  rtpModule?: RtpModuleSource;
+}
+
+export function translateUdpListener(model: UdpListenerModel, options: UdpTranslateOptions = {}): UdpRouteResources {
   const clusterName = udpClusterName(model.route, model.port);
+  if (model.protocol === 'RTP' && !options.rtpModule) {
+    throw new Error('protocol RTP needs the RTP filter module, and none is configured (build it with `npm run setup`, or pass --rtp-module)');
+  }
+  const filters = model.protocol === 'RTP' && options.rtpModule ? [rtpListenerFilter(model, options.rtpModule)] : [];
   return {
-    listener: udpListener(model, clusterName),
+    listener: udpListener(model, clusterName, filters),
     cluster: edsCluster(clusterName, model),
     assignment: weightedAssignment(clusterName, model.backends),
   };
 }
 
-function udpListener(model: UdpListenerModel, clusterName: string): Listener {
+function udpListener(model: UdpListenerModel, clusterName: string, filtersBeforeProxy: ListenerFilter[]): Listener {
   const proxy = UdpProxyConfig.fromPartial({
     statPrefix: udpStatPrefix(model.route, model.port),
     routeSpecifier: {
@@ -50,12 +62,14 @@ function udpListener(model: UdpListenerModel, clusterName: string): Listener {
     // SourceIP: every datagram from one client IP hashes to one backend.
     hashPolicies: model.affinity === 'SourceIP' ? [{ policySpecifier: { $case: 'sourceIp', value: true } }] : [],
     usePerPacketLoadBalancing: model.affinity === 'None',
+    accessLog: [sessionAccessLog(model)],
   });
   return Listener.fromPartial({
     name: udpListenerName(model.route, model.port),
     address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.UDP, address: model.address, portSpecifier: { $case: 'portValue', value: model.port } } } },
     udpListenerConfig: {},
     listenerFilters: [
+      ...filtersBeforeProxy,
       { name: 'envoy.filters.udp_listener.udp_proxy', configType: { $case: 'typedConfig', value: packAny('envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig', proxy, UdpProxyConfig) } },
     ],
   });
@@ -86,4 +100,26 @@ function weightedAssignment(clusterName: string, backends: readonly BackendModel
         })),
       })),
   });
+}
+
+/** One JSON line per UDP session on Envoy's stdout when the session ends. */
+function sessionAccessLog(model: UdpListenerModel) {
+  const session = (key: string) => `%DYNAMIC_METADATA(udp.proxy.session:${key})%`;
+  const format = {
+    kind: 'udp_session',
+    route: `${model.route.namespace}/${model.route.name}`,
+    listener: udpListenerName(model.route, model.port),
+    start: '%START_TIME%',
+    downstream: '%DOWNSTREAM_REMOTE_ADDRESS%',
+    upstream: '%UPSTREAM_HOST%',
+    cluster: session('cluster_name'),
+    datagrams_sent: session('datagrams_sent'),
+    datagrams_received: session('datagrams_received'),
+    bytes_sent: session('bytes_sent'),
+    bytes_received: session('bytes_received'),
+    errors_sent: session('errors_sent'),
+    errors_received: session('errors_received'),
+  };
+  const stdout = StdoutAccessLog.fromPartial({ accessLogFormat: { $case: 'logFormat', value: { format: { $case: 'jsonFormat', value: format } } } });
+  return { name: 'envoy.access_loggers.stdout', configType: { $case: 'typedConfig' as const, value: packAny('envoy.extensions.access_loggers.stream.v3.StdoutAccessLog', stdout, StdoutAccessLog) } };
 }
