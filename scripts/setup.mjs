@@ -28,6 +28,11 @@ const debianPackages = {
   'nlohmann-json3-dev': 'JSON parsing of the RTP filter config',
   clang: 'libFuzzer builds of the RTP parser and tracker',
   'libclang-rt-14-dev': 'libFuzzer and sanitizer runtimes',
+  'gstreamer1.0-tools': 'gst-launch-1.0: the real RTP sender in the demo and e2e tests',
+  'gstreamer1.0-plugins-base': 'GStreamer audio/video test sources and RTP payloaders',
+  'gstreamer1.0-plugins-good': 'GStreamer RTP/UDP elements (rtpbin, udpsink, rtpsession)',
+  'python3-gi': 'the e2e RTP receiver drives GStreamer from Python',
+  'gir1.2-gstreamer-1.0': 'GStreamer introspection data for python3-gi',
 };
 
 function log(msg) {

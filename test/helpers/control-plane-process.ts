@@ -16,7 +16,11 @@ export class ControlPlaneProcess {
 
   static async start(configDir: string, xdsPort = 0, extraArgs: string[] = []): Promise<ControlPlaneProcess> {
     const cli = path.join(projectRoot(), 'bin/mediamesh.js');
-    const child = spawn(process.execPath, [cli, 'serve', '--config-dir', configDir, '--listen-host', '127.0.0.1', '--xds-port', String(xdsPort), '--admin-port', '0', '--debounce-ms', '50', ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'serve', '--config-dir', configDir, '--listen-host', '127.0.0.1', '--xds-port', String(xdsPort), '--admin-port', '0', '--debounce-ms', '50', ...extraArgs], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // The ready line is an info log: keep at least that level whatever the test run asks for.
+      env: { ...process.env, MEDIAMESH_LOG_LEVEL: process.env.MEDIAMESH_LOG_LEVEL === 'debug' ? 'debug' : 'info' },
+    });
     const logs: string[] = [];
     return new Promise((resolve, reject) => {
       let buffer = '';

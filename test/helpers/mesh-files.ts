@@ -1,5 +1,6 @@
 // Builds file-mode config directories for tests: a UDP Service the sidecar
-// serves and backend Services with their EndpointSlices, all on loopback.
+// serves and backend Services with their EndpointSlices, on loopback unless
+// an address is given.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,9 +8,11 @@ import { stringify } from 'yaml';
 
 export interface UdpBackendSpec {
   name: string;
-  /** Endpoint ports (one endpoint per port, all on 127.0.0.1). */
+  /** Endpoint ports (one endpoint per port, all on `address`). */
   ports: number[];
   weight?: number;
+  /** Endpoint IP address; default 127.0.0.1. */
+  address?: string;
 }
 
 export interface UdpRouteSpec {
@@ -33,7 +36,7 @@ export function udpRouteDocuments(r: UdpRouteSpec, namespace = 'media'): string 
       metadata: meta(`${b.name}-${i}`, { 'kubernetes.io/service-name': b.name }),
       addressType: 'IPv4',
       ports: [{ name: 'media', port, protocol: 'UDP' }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+      endpoints: [{ addresses: [b.address ?? '127.0.0.1'], conditions: { ready: true } }],
     }));
   }
   docs.push({

@@ -28,10 +28,23 @@ export class UdpEchoBackend {
 export class UdpClient {
   private constructor(private readonly socket: dgram.Socket) {}
 
-  static async open(): Promise<UdpClient> {
+  /** A socket on an ephemeral port of `address` (any 127.0.0.0/8 address works on Linux loopback). */
+  static async open(address = '127.0.0.1'): Promise<UdpClient> {
     const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
     return new UdpClient(socket);
+  }
+
+  /** The local address and port: what Envoy sees as the session's source. */
+  get local(): { address: string; port: number } {
+    const { address, port } = this.socket.address();
+    return { address, port };
   }
 
   /** Sends a datagram and resolves with the reply text, or undefined after timeoutMs. */

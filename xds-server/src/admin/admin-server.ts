@@ -76,7 +76,7 @@ export class AdminServer {
             typeUrl,
             version: t.version,
             status: status?.types.get(typeUrl) ?? null,
-            resources: [...t.resources.values()].map((r) => ({ name: r.name, version: r.version, resource: r.json })),
+            resources: [...t.resources.values()].map((r) => ({ name: r.name, version: r.version, resource: r.json() })),
           };
         }),
       });

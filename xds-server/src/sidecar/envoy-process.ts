@@ -15,6 +15,10 @@ export interface EnvoyOptions {
   env?: NodeJS.ProcessEnv;
   /** Wrap the command (e.g. ['ip', 'netns', 'exec', 'pod-a']). */
   prefix?: string[];
+  /** Write Envoy's stdout (where the stdout access logs go) to `<workDir>/stdout.log`; otherwise it is discarded. */
+  captureStdout?: boolean;
+  /** How often Envoy flushes access-log files, stdout included (Envoy's default is 10 s). */
+  fileFlushIntervalMs?: number;
 }
 
 export class EnvoyProcess {
@@ -24,6 +28,8 @@ export class EnvoyProcess {
     readonly admin: EnvoyAdmin,
     readonly workDir: string,
     readonly logFile: string,
+    /** Envoy's stdout, when started with captureStdout. */
+    readonly stdoutFile: string | undefined,
   ) {
     child.on('exit', (code, signal) => (this.exited = { code, signal }));
   }
@@ -38,10 +44,19 @@ export class EnvoyProcess {
     const configPath = path.join(workDir, 'bootstrap.yaml');
     const adminPath = path.join(workDir, 'admin-address');
     const logFile = path.join(workDir, 'envoy.log');
+    const stdoutFile = o.captureStdout ? path.join(workDir, 'stdout.log') : undefined;
     fs.writeFileSync(configPath, o.bootstrapYaml);
     const args = ['-c', configPath, '--admin-address-path', adminPath, '--disable-hot-restart', '--concurrency', String(o.concurrency ?? 1), '-l', o.logLevel ?? 'info', '--log-path', logFile];
+    if (o.fileFlushIntervalMs !== undefined) args.push('--file-flush-interval-msec', String(o.fileFlushIntervalMs));
     const [cmd, ...prefixArgs] = [...(o.prefix ?? []), envoyBinary()];
-    const child = spawn(cmd!, [...prefixArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...o.env } });
+    const stdoutFd = stdoutFile ? fs.openSync(stdoutFile, 'w') : undefined;
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd!, [...prefixArgs, ...args], { stdio: ['ignore', stdoutFd ?? 'ignore', 'pipe'], env: { ...process.env, ...o.env } });
+    } finally {
+      // The child holds its own copy of the descriptor.
+      if (stdoutFd !== undefined) fs.closeSync(stdoutFd);
+    }
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const deadline = Date.now() + 20_000;
@@ -55,7 +70,7 @@ export class EnvoyProcess {
         const admin = new EnvoyAdmin(`http://${address}`);
         try {
           await admin.get('/ready');
-          return new EnvoyProcess(child, admin, workDir, logFile);
+          return new EnvoyProcess(child, admin, workDir, logFile, stdoutFile);
         } catch {
           // /ready answers 503 until initialized; keep polling.
         }
@@ -72,6 +87,11 @@ export class EnvoyProcess {
 
   log(): string {
     return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, 'utf8') : '';
+  }
+
+  /** What Envoy wrote to stdout so far ('' unless started with captureStdout). */
+  stdout(): string {
+    return this.stdoutFile && fs.existsSync(this.stdoutFile) ? fs.readFileSync(this.stdoutFile, 'utf8') : '';
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,11 @@
 // The embedded default config source: a directory of YAML documents, watched
 // for changes. It reports raw documents; validation happens downstream.
+//
+// Each directory of the tree gets its own non-recursive watcher: Node's
+// recursive fs.watch on Linux reports a file replaced by rename (how editors,
+// `kubectl cp` and ConfigMap volumes write) only the first time.
 import fs from 'node:fs';
+import path from 'node:path';
 import { createLogger, errorMessage } from '../log.js';
 import type { ConfigSource, SourceUpdate } from './source.js';
 import { readYamlTree } from './read-yaml.js';
@@ -8,7 +13,8 @@ import { readYamlTree } from './read-yaml.js';
 const log = createLogger('file-source');
 
 export class FileSource implements ConfigSource {
-  private watcher?: fs.FSWatcher;
+  private readonly watchers = new Map<string, fs.FSWatcher>();
+  private onChange?: () => void;
 
   constructor(private readonly dir: string) {}
 
@@ -24,15 +30,49 @@ export class FileSource implements ConfigSource {
 
   /** Calls onChange for every change under the directory; callers debounce. */
   watch(onChange: () => void): void {
-    try {
-      this.watcher = fs.watch(this.dir, { recursive: true }, () => onChange());
-      this.watcher.on('error', (err) => log.error('watch failed; changes will not be picked up', { dir: this.dir, error: errorMessage(err) }));
-    } catch (err) {
-      throw new Error(`cannot watch ${this.dir}: ${errorMessage(err)}`);
+    this.onChange = onChange;
+    if (!fs.statSync(this.dir).isDirectory()) {
+      // A single file: watch its directory, since the file itself may be replaced.
+      this.watchDirectory(path.dirname(this.dir));
+      return;
     }
+    this.syncWatchers();
   }
 
   close(): void {
-    this.watcher?.close();
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
   }
+
+  /** Watches every directory under the root, adding new ones and dropping removed ones. */
+  private syncWatchers(): void {
+    const present = new Set([this.dir, ...subdirectories(this.dir)]);
+    for (const [dir, watcher] of this.watchers) {
+      if (!present.has(dir)) {
+        watcher.close();
+        this.watchers.delete(dir);
+      }
+    }
+    for (const dir of present) if (!this.watchers.has(dir)) this.watchDirectory(dir);
+  }
+
+  private watchDirectory(dir: string): void {
+    try {
+      const watcher = fs.watch(dir, () => {
+        if (fs.statSync(this.dir, { throwIfNoEntry: false })?.isDirectory()) this.syncWatchers();
+        this.onChange?.();
+      });
+      watcher.on('error', (err) => log.error('watch failed; changes here will not be picked up', { dir, error: errorMessage(err) }));
+      this.watchers.set(dir, watcher);
+    } catch (err) {
+      throw new Error(`cannot watch ${dir}: ${errorMessage(err)}`);
+    }
+  }
+}
+
+function subdirectories(root: string): string[] {
+  return fs
+    .readdirSync(root, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => path.join(e.parentPath ?? e.path, e.name));
 }

@@ -115,10 +115,11 @@ function sessionAccessLog(model: UdpListenerModel) {
     cluster: session('cluster_name'),
     datagrams_sent: session('datagrams_sent'),
     datagrams_received: session('datagrams_received'),
-    bytes_sent: session('bytes_sent'),
-    bytes_received: session('bytes_received'),
+    // Counted from the client's side: *_received came from the client, *_sent went back to it.
+    bytes_sent: '%BYTES_SENT%',
+    bytes_received: '%BYTES_RECEIVED%',
     errors_sent: session('errors_sent'),
-    errors_received: session('errors_received'),
+    duration_ms: '%DURATION%',
   };
   const stdout = StdoutAccessLog.fromPartial({ accessLogFormat: { $case: 'logFormat', value: { format: { $case: 'jsonFormat', value: format } } } });
   return { name: 'envoy.access_loggers.stdout', configType: { $case: 'typedConfig' as const, value: packAny('envoy.extensions.access_loggers.stream.v3.StdoutAccessLog', stdout, StdoutAccessLog) } };

@@ -79,18 +79,43 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       }
     }
     const snapshot = this.cache.getSnapshot(nodeId);
-    if (!snapshot) return;
-    this.respond(typeUrl, snapshot);
-    if (typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) this.respond(TypeUrl.Cluster, snapshot);
+    // Any answer can unblock another type: settled clusters release listeners, an ACKed listener releases held clusters.
+    if (snapshot) this.pushAll(snapshot);
   }
 
   protected pushAll(snapshot: Snapshot): void {
     for (const typeUrl of pushOrder) this.respond(typeUrl, snapshot);
   }
 
+  protected clustersSettled(snapshot: Snapshot): boolean {
+    const cds = this.types.get(TypeUrl.Cluster);
+    if (!cds) return true;
+    if (!this.settledOn(TypeUrl.Cluster, snapshot)) return false;
+    const eds = this.types.get(TypeUrl.ClusterLoadAssignment);
+    const assignments = snapshot.forType(TypeUrl.ClusterLoadAssignment).resources;
+    for (const name of cds.clientHas.keys()) {
+      if (!assignments.has(name)) continue;
+      if (!eds || !(eds.wildcard || eds.subscribed.has(name))) return false;
+    }
+    return !eds || this.settledOn(TypeUrl.ClusterLoadAssignment, snapshot);
+  }
+
+  /** No response in flight, and every resource in scope is held at its snapshot version or was rejected at it. */
+  private settledOn(typeUrl: TypeUrl, snapshot: Snapshot): boolean {
+    const state = this.types.get(typeUrl);
+    if (!state || state.pending.size > 0) return false;
+    for (const resource of snapshot.forType(typeUrl).resources.values()) {
+      if (!(state.wildcard || state.subscribed.has(resource.name))) continue;
+      const held = state.clientHas.get(resource.name);
+      if (held !== resource.version && state.rejected.get(resource.name) !== resource.version) return false;
+    }
+    return true;
+  }
+
   private respond(typeUrl: TypeUrl, snapshot: Snapshot): void {
     const state = this.types.get(typeUrl);
     if (!state) return;
+    if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.listenersMayGo(snapshot)) return;
     const typeSnapshot = snapshot.forType(typeUrl);
     const inScope = (name: string): boolean => state.wildcard || state.subscribed.has(name);
     const updates: WireResource[] = [];
@@ -100,7 +125,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       if (state.rejected.get(resource.name) === resource.version) continue;
       updates.push(resource);
     }
-    const mayRemove = typeUrl !== TypeUrl.Cluster
+    // Clusters, and the endpoints they carry, leave only after the listeners moving off them are in place.
+    const mayRemove = (typeUrl !== TypeUrl.Cluster && typeUrl !== TypeUrl.ClusterLoadAssignment)
       || clustersMayBeRemoved(snapshot, (t) => (this.holdsAll(t, snapshot) ? snapshot.forType(t).version : undefined), (t) => this.types.has(t));
     const removals = mayRemove ? [...state.clientHas.keys()].filter((name) => !typeSnapshot.resources.has(name) && inScope(name)) : [];
     if (updates.length === 0 && removals.length === 0) {

@@ -13,6 +13,7 @@ import type { Secret } from '../gen/envoy/extensions/transport_sockets/tls/v3/se
 import { Secret as SecretCodec } from '../gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
 import type { Any } from '../gen/google/protobuf/any.js';
 import { TypeUrl } from './type-urls.js';
+import { unpackAnys } from './readable-json.js';
 
 export interface EnvoyResources {
   listeners: Listener[];
@@ -33,8 +34,8 @@ export interface WireResource {
   /** sha256 of the serialized bytes: the Delta per-resource version. */
   readonly version: string;
   readonly packed: Any;
-  /** JSON form for debug endpoints. */
-  readonly json: unknown;
+  /** Readable JSON (Anys unpacked) for debug endpoints; computed on demand. */
+  json(): unknown;
 }
 
 export function contentVersion(bytes: Uint8Array): string {
@@ -43,7 +44,7 @@ export function contentVersion(bytes: Uint8Array): string {
 
 function wire<T>(typeUrl: TypeUrl, name: string, message: T, codec: { encode(m: T): { finish(): Uint8Array }; toJSON(m: T): unknown }): WireResource {
   const value = asBuffer(codec.encode(message).finish());
-  return Object.freeze({ name, typeUrl, version: contentVersion(value), packed: { typeUrl, value }, json: codec.toJSON(message) });
+  return Object.freeze({ name, typeUrl, version: contentVersion(value), packed: { typeUrl, value }, json: () => unpackAnys(codec.toJSON(message)) });
 }
 
 export function toWireResources(resources: EnvoyResources): WireResource[] {

@@ -16,12 +16,15 @@ interface SotwTypeState {
   /** The proxy has a request outstanding: we may respond. */
   watchOpen: boolean;
   wildcard: boolean;
+  /** Some request for this type named resources: an empty list now means "none", not legacy wildcard. */
+  named: boolean;
   names: ReadonlySet<string>;
   /** version_info of the first request: what the proxy already had from an earlier stream. */
   initialVersion: string;
   lastNonce?: string;
   lastSentVersion?: string;
-  lastSentNamesKey?: string;
+  /** The names the last response answered ('*': all). */
+  lastSentNames?: ReadonlySet<string> | '*';
   nackedVersion?: string;
   ackedVersion?: string;
   sent: ReadonlyMap<string, WireResource>;
@@ -40,7 +43,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     let state = this.types.get(typeUrl);
     if (!state) {
       // A nonce from an earlier stream means nothing here: treat this as the first request.
-      state = { watchOpen: false, wildcard: false, names: new Set(), initialVersion: req.versionInfo, sent: new Map() };
+      state = { watchOpen: false, wildcard: false, named: false, names: new Set(), initialVersion: req.versionInfo, sent: new Map() };
       this.types.set(typeUrl, state);
     } else if (req.responseNonce !== state.lastNonce) {
       this.log.debug('ignoring request with stale nonce', { node: nodeId, typeUrl, nonce: req.responseNonce, expected: state.lastNonce });
@@ -56,40 +59,64 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       this.cache.recordAck(nodeId, typeUrl, req.versionInfo);
     }
     state.names = new Set(req.resourceNames);
-    state.wildcard = wildcardTypes.has(typeUrl) && (req.resourceNames.length === 0 || state.names.has('*'));
+    state.named ||= req.resourceNames.length > 0;
+    state.wildcard = wildcardTypes.has(typeUrl) && (!state.named || state.names.has('*'));
     state.watchOpen = true;
     const snapshot = this.cache.getSnapshot(nodeId);
-    if (!snapshot) return;
-    this.respond(typeUrl, snapshot);
-    // An ACKed listener or route may release clusters held back from the last change.
-    if (typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) this.respond(TypeUrl.Cluster, snapshot);
+    // Any answer can unblock another type: settled clusters release listeners, an ACKed listener releases held clusters.
+    if (snapshot) this.pushAll(snapshot);
   }
 
   protected pushAll(snapshot: Snapshot): void {
     for (const typeUrl of pushOrder) this.respond(typeUrl, snapshot);
   }
 
+  protected clustersSettled(snapshot: Snapshot): boolean {
+    const cds = this.types.get(TypeUrl.Cluster);
+    if (!cds) return true;
+    if (!cds.lastSentVersion?.startsWith(snapshot.forType(TypeUrl.Cluster).version) || !settled(cds)) return false;
+    // Rejected clusters never warm: waiting for their endpoints would only delay the listeners.
+    if (cds.nackedVersion === cds.lastSentVersion) return true;
+    const eds = this.types.get(TypeUrl.ClusterLoadAssignment);
+    const assignments = snapshot.forType(TypeUrl.ClusterLoadAssignment);
+    for (const name of cds.sent.keys()) {
+      if (!assignments.resources.has(name)) continue;
+      if (!eds || !(eds.wildcard || eds.names.has(name))) return false;
+      if (eds.lastSentVersion !== assignments.version || !settled(eds)) return false;
+    }
+    return true;
+  }
+
   private respond(typeUrl: TypeUrl, snapshot: Snapshot): void {
     const state = this.types.get(typeUrl);
     if (!state?.watchOpen) return;
+    if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.listenersMayGo(snapshot)) return;
     const { version, resources } = this.resourcesToServe(typeUrl, state, snapshot);
-    const namesKey = state.wildcard ? '*' : [...state.names].sort().join(',');
-    const sameNames = namesKey === state.lastSentNamesKey;
+    const names = state.wildcard ? '*' : state.names;
     if (state.lastSentVersion === undefined && version === state.initialVersion && version !== '') {
       // Reconnected with exactly what we hold: nothing to send, no churn.
       state.lastSentVersion = version;
-      state.lastSentNamesKey = namesKey;
+      state.lastSentNames = names;
       state.sent = new Map(resources.map((r) => [r.name, r]));
       state.ackedVersion = version;
       this.cache.recordInSync(this.nodeId!, typeUrl, version);
       return;
     }
-    if (sameNames && (version === state.lastSentVersion || version === state.nackedVersion)) return;
+    // The same names or fewer (an unsubscription) at a version already sent: nothing new to say.
+    if (askedNothingNew(names, state.lastSentNames) && (version === state.lastSentVersion || version === state.nackedVersion)) {
+      state.lastSentNames = names;
+      return;
+    }
+    // For named types absence is not removal: an empty answer only helps a first request finish.
+    if (names !== '*' && resources.length === 0 && state.lastSentVersion !== undefined) {
+      state.lastSentNames = names;
+      return;
+    }
     const nonce = String(++this.nonceCounter);
     state.watchOpen = false;
     state.lastNonce = nonce;
     state.lastSentVersion = version;
-    state.lastSentNamesKey = namesKey;
+    state.lastSentNames = names;
     state.sent = new Map(resources.map((r) => [r.name, r]));
     this.send(DiscoveryResponse.fromPartial({ versionInfo: version, typeUrl, nonce, resources: resources.map((r) => r.packed), controlPlane: { identifier: 'mediamesh' } }));
     this.cache.recordPush(this.nodeId!, typeUrl, version);
@@ -107,4 +134,16 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     const heldKey = contentVersion(Buffer.from(held.map((c) => `${c.name}@${c.version}`).sort().join(',')));
     return { version: `${typeSnapshot.version}+held.${heldKey}`, resources: [...resources, ...held] };
   }
+}
+
+function askedNothingNew(names: ReadonlySet<string> | '*', lastSent: ReadonlySet<string> | '*' | undefined): boolean {
+  if (lastSent === undefined) return false;
+  if (names === '*' || lastSent === '*') return names === lastSent;
+  for (const name of names) if (!lastSent.has(name)) return false;
+  return true;
+}
+
+/** The proxy answered the last response of this type, either way. */
+function settled(state: SotwTypeState): boolean {
+  return state.lastSentVersion !== undefined && (state.ackedVersion === state.lastSentVersion || state.nackedVersion === state.lastSentVersion);
 }

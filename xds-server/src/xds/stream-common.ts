@@ -9,6 +9,9 @@ import type { SnapshotCache } from './snapshot-cache.js';
 import type { Snapshot } from './snapshot.js';
 import { isTypeUrl, pushOrder, TypeUrl } from './type-urls.js';
 
+/** How long listeners wait for their clusters' endpoints before going out anyway. */
+export const CLUSTER_WARMING_WAIT_MS = 5000;
+
 export class StreamRequestError extends Error {
   constructor(readonly code: GrpcStatus, message: string) {
     super(message);
@@ -61,6 +64,34 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
 
   protected abstract handleRequest(typeUrl: TypeUrl, req: Req): void;
   protected abstract pushAll(snapshot: Snapshot): void;
+  /** The proxy has settled (ACKed or NACKed) this snapshot's clusters and their endpoints. */
+  protected abstract clustersSettled(snapshot: Snapshot): boolean;
+
+  private warmingTimer?: NodeJS.Timeout;
+  private warmingGaveUpOn?: string;
+
+  /**
+   * Listeners and routes go out only once the clusters they use are in place
+   * (make-before-break). A proxy that never asks for some endpoints must not
+   * stall its listeners forever, so the wait is bounded.
+   */
+  protected listenersMayGo(snapshot: Snapshot): boolean {
+    if (this.clustersSettled(snapshot)) {
+      clearTimeout(this.warmingTimer);
+      this.warmingTimer = undefined;
+      return true;
+    }
+    if (this.warmingGaveUpOn === snapshot.version) return true;
+    this.warmingTimer ??= setTimeout(() => {
+      this.warmingTimer = undefined;
+      const current = this.nodeId === undefined ? undefined : this.cache.getSnapshot(this.nodeId);
+      if (!current || this.closed) return;
+      this.warmingGaveUpOn = current.version;
+      this.log.warn('clusters not settled in time; sending listeners anyway', { node: this.nodeId, snapshot: current.version, waitedMs: CLUSTER_WARMING_WAIT_MS });
+      this.safely(() => this.pushAll(current));
+    }, CLUSTER_WARMING_WAIT_MS);
+    return false;
+  }
 
   protected send(res: Res): void {
     if (!this.closed) this.call.write(res);
@@ -96,7 +127,8 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
     const details = errorMessage(err);
     this.log.warn('closing stream', { node: this.nodeId, code, error: details });
     this.close();
-    this.call.destroy(Object.assign(new Error(details), { code, details }));
+    // grpc-js turns an 'error' emitted on a server stream into the call's final status.
+    this.call.emit('error', Object.assign(new Error(details), { code, details }));
   }
 
   /** Ends the call with OK (server shutdown); the proxy keeps its config and reconnects later. */
@@ -109,6 +141,7 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.warmingTimer);
     this.unwatch?.();
     if (this.nodeId !== undefined) {
       this.cache.streamClosed(this.nodeId);

@@ -1,0 +1,114 @@
+// Command-line options of bench/xds-convergence.ts, parsed and bounded.
+import { parseArgs } from 'node:util';
+import type { ChangeKind, WriteMode } from './bench-mesh.js';
+import type { XdsProtocol } from './worker-protocol.js';
+
+export interface BenchOptions {
+  clients: number;
+  workers: number;
+  rounds: number;
+  warmupRounds: number;
+  routes: number;
+  change: ChangeKind;
+  writeMode: WriteMode;
+  protocol: XdsProtocol;
+  debounceMs: number;
+  timeoutS: number;
+  clientsPerConnection: number;
+  rampBatch: number;
+  rampIntervalMs: number;
+  settleMs: number;
+  json: boolean;
+  check: boolean;
+  serverCpuProf?: string;
+  clientCpuProf?: string;
+}
+
+export const USAGE = `usage: npm run bench:xds -- [options]
+  --clients N                 simulated proxies (default 1000)
+  --workers N                 client worker processes (default 4)
+  --rounds N                  config changes measured (default 5)
+  --warmup-rounds N           changes made first and reported apart, not pooled (default 0)
+  --routes N                  UdpRoutes served to every proxy (default 10)
+  --change endpoint|listener  EDS-only (default) or LDS-only change of one route
+  --write in-place|rename     how the route file is rewritten (default in-place; see bench-mesh.ts)
+  --delta                     DeltaAggregatedResources instead of SotW
+  --debounce-ms N             the server's config debounce (default 100)
+  --clients-per-connection N  proxies sharing one gRPC channel (default 1: own HTTP/2 connection)
+  --ramp-batch N              channels a worker opens per ramp step (default 50)
+  --ramp-interval-ms N        pause between ramp steps (default 20)
+  --settle-ms N               quiet time between rounds (default 300)
+  --timeout-s N               give up (exit 1) after this long (default 120)
+  --server-cpu-prof DIR       run the server with node --cpu-prof into DIR; print its hot spots
+  --client-cpu-prof DIR       the same for the client workers (profiles only, no summary)
+  --check                     exit 1 if p99 >= 250 ms or RSS/client >= 1 MiB
+  --json                      last stdout line: one JSON summary`;
+
+export class OptionsError extends Error {}
+
+function int(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new OptionsError(`--${name} must be an integer in ${min}..${max}, got "${raw}"`);
+  return n;
+}
+
+export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        clients: { type: 'string' },
+        workers: { type: 'string' },
+        rounds: { type: 'string' },
+        'warmup-rounds': { type: 'string' },
+        routes: { type: 'string' },
+        change: { type: 'string' },
+        write: { type: 'string' },
+        delta: { type: 'boolean' },
+        'debounce-ms': { type: 'string' },
+        'clients-per-connection': { type: 'string' },
+        'ramp-batch': { type: 'string' },
+        'ramp-interval-ms': { type: 'string' },
+        'settle-ms': { type: 'string' },
+        'timeout-s': { type: 'string' },
+        'server-cpu-prof': { type: 'string' },
+        'client-cpu-prof': { type: 'string' },
+        check: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new OptionsError(err instanceof Error ? err.message : String(err));
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const change = v.change ?? 'endpoint';
+  if (change !== 'endpoint' && change !== 'listener') throw new OptionsError(`--change must be endpoint or listener, got "${change}"`);
+  const writeMode = v.write ?? 'in-place';
+  if (writeMode !== 'in-place' && writeMode !== 'rename') throw new OptionsError(`--write must be in-place or rename, got "${writeMode}"`);
+  const clients = int(v.clients, 'clients', 1000, 1, 10_000);
+  return {
+    clients,
+    workers: Math.min(clients, int(v.workers, 'workers', 4, 1, 32)),
+    rounds: int(v.rounds, 'rounds', 5, 1, 100),
+    warmupRounds: int(v['warmup-rounds'], 'warmup-rounds', 0, 0, 100),
+    routes: int(v.routes, 'routes', 10, 1, 1000),
+    change,
+    writeMode,
+    protocol: v.delta ? 'delta' : 'sotw',
+    debounceMs: int(v['debounce-ms'], 'debounce-ms', 100, 0, 10_000),
+    timeoutS: int(v['timeout-s'], 'timeout-s', 120, 5, 3600),
+    clientsPerConnection: int(v['clients-per-connection'], 'clients-per-connection', 1, 1, 10_000),
+    rampBatch: int(v['ramp-batch'], 'ramp-batch', 50, 1, 10_000),
+    rampIntervalMs: int(v['ramp-interval-ms'], 'ramp-interval-ms', 20, 0, 10_000),
+    settleMs: int(v['settle-ms'], 'settle-ms', 300, 0, 60_000),
+    json: v.json ?? false,
+    check: v.check ?? false,
+    serverCpuProf: v['server-cpu-prof'],
+    clientCpuProf: v['client-cpu-prof'],
+  };
+}

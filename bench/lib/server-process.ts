@@ -1,0 +1,129 @@
+// `mediamesh serve` as a child process of its own, so its RSS and CPU can be
+// read from /proc without the simulated clients in them.
+//
+// Its stderr (JSON log lines) goes to a file, not a pipe: a pipe whose reader
+// (this process, sharing the CPUs with the clients) falls behind would block
+// the server's synchronous log writes and show up as server latency.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
+
+export interface ServerStartOptions {
+  configDir: string;
+  debounceMs: number;
+  /** Extra flags for node itself (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  startTimeoutMs?: number;
+  /** Called once if the server exits before stop() was asked for. */
+  onUnexpectedExit?: (description: string) => void;
+}
+
+const READY_POLL_MS = 25;
+
+export class ServerProcess {
+  private stopping = false;
+
+  private constructor(private readonly child: ChildProcess, private readonly logDir: string, readonly xdsPort: number, readonly adminPort: number) {}
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get xdsAddress(): string {
+    return `127.0.0.1:${this.xdsPort}`;
+  }
+
+  /** The last `n` log lines (JSON) the server wrote, for error messages. */
+  recentLogs(n = 20): string[] {
+    return tail(path.join(this.logDir, 'server.log'), n);
+  }
+
+  static async start(o: ServerStartOptions): Promise<ServerProcess> {
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mediamesh-bench-log-'));
+    const logFile = path.join(logDir, 'server.log');
+    const fd = fs.openSync(logFile, 'w');
+    const cli = path.join(projectRoot(), 'bin/mediamesh.js');
+    const args = [...(o.nodeArgs ?? []), cli, 'serve', '--config-dir', o.configDir, '--listen-host', '127.0.0.1', '--xds-port', '0', '--admin-port', '0', '--debounce-ms', String(o.debounceMs)];
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', fd] });
+    } finally {
+      fs.closeSync(fd);
+    }
+    let server: ServerProcess | undefined;
+    let exited: string | undefined;
+    child.on('exit', (code, signal) => {
+      exited = `control plane exited (code ${code}, signal ${signal})`;
+      if (server && !server.stopping) o.onUnexpectedExit?.(`${exited}; last log lines:\n${tail(logFile, 20).join('\n')}`);
+    });
+    child.on('error', (err) => {
+      exited = `cannot run the control plane: ${err.message}`;
+    });
+    const deadline = Date.now() + (o.startTimeoutMs ?? 15_000);
+    const cleanupOnFailure = (message: string): Error => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      const logs = tail(logFile, 50).join('\n');
+      fs.rmSync(logDir, { recursive: true, force: true });
+      return new Error(`${message}:\n${logs}`);
+    };
+    for (;;) {
+      const ready = readyLine(logFile);
+      if (ready) {
+        server = new ServerProcess(child, logDir, ready.xdsPort, ready.adminPort);
+        return server;
+      }
+      if (exited) throw cleanupOnFailure(`${exited} during start-up`);
+      if (Date.now() > deadline) throw cleanupOnFailure(`control plane did not get ready in ${o.startTimeoutMs ?? 15_000} ms`);
+      await new Promise((r) => setTimeout(r, READY_POLL_MS));
+    }
+  }
+
+  /** SIGTERM (a clean stop, which also lets --cpu-prof write its profile), SIGKILL after graceMs. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+        this.child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        this.child.kill('SIGTERM');
+      });
+    }
+    fs.rmSync(this.logDir, { recursive: true, force: true });
+  }
+
+  /** Last resort on the way out: synchronous, for exit handlers. */
+  kill(): void {
+    this.stopping = true;
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    fs.rmSync(this.logDir, { recursive: true, force: true });
+  }
+}
+
+function tail(file: string, n: number): string[] {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(-n);
+  } catch {
+    return [];
+  }
+}
+
+/** The ports from the "control plane ready" line, once the server has written it. */
+function readyLine(file: string): { xdsPort: number; adminPort: number } | undefined {
+  for (const line of tail(file, 1000)) {
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null) continue;
+    const e = entry as { msg?: unknown; xdsPort?: unknown; adminPort?: unknown };
+    if (e.msg === 'control plane ready' && typeof e.xdsPort === 'number' && typeof e.adminPort === 'number') return { xdsPort: e.xdsPort, adminPort: e.adminPort };
+  }
+  return undefined;
+}

@@ -1,0 +1,93 @@
+// CPU time from /proc: a process's utime+stime, one of its threads, and the
+// host's busy time (to see which of the shared cores saturated).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+let clockTicks: number | undefined;
+
+/** USER_HZ: the unit of /proc/<pid>/stat times (almost always 100). */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime+stime in seconds from a /proc/.../stat file (fields 14 and 15). */
+function statCpuSeconds(file: string): number {
+  const text = fs.readFileSync(file, 'utf8');
+  // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); utime is field 14, stime field 15.
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+}
+
+/** A process's CPU seconds (all threads, utime+stime). */
+export function processCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** The thread ids of a process whose name (comm) matches. */
+export function threadIds(pid: number, comm: RegExp): number[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => {
+    try {
+      return comm.test(fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function threadCpuSeconds(pid: number, tid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+}
+
+/** CPU time in seconds from one `cpu` line of /proc/stat. */
+export interface CpuTimes {
+  busy: number;
+  softirq: number;
+  steal: number;
+}
+
+/** The whole host (summed over CPUs) and each CPU by number. */
+export interface HostCpu {
+  all: CpuTimes;
+  perCpu: CpuTimes[];
+}
+
+function cpuTimes(line: string): CpuTimes {
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+  const hz = ticksPerSecond();
+  return { busy: (user! + nice! + system! + irq! + softirq! + steal!) / hz, softirq: softirq! / hz, steal: steal! / hz };
+}
+
+export function hostCpu(): HostCpu {
+  const lines = fs.readFileSync('/proc/stat', 'utf8').split('\n');
+  const perCpu: CpuTimes[] = [];
+  for (const line of lines) {
+    const m = /^cpu(\d+)\s/.exec(line);
+    if (m) perCpu[Number(m[1])] = cpuTimes(line);
+  }
+  return { all: cpuTimes(lines[0]!), perCpu };
+}
+
+/**
+ * Waits (bounded) until the host is nearly idle between trials: other work
+ * on these few cores would be measured as Envoy's, the sender's or the
+ * sink's slowness. Returns the busy cores of the last sample.
+ */
+export async function waitForQuietHost(maxBusyCores: number, maxWaitMs: number, sampleMs = 250): Promise<{ quiet: boolean; busyCores: number; waitedMs: number }> {
+  const started = Date.now();
+  for (;;) {
+    const before = hostCpu().all.busy;
+    await new Promise((r) => setTimeout(r, sampleMs));
+    const busyCores = (hostCpu().all.busy - before) / (sampleMs / 1000);
+    const waitedMs = Date.now() - started;
+    if (busyCores <= maxBusyCores) return { quiet: true, busyCores, waitedMs };
+    if (waitedMs >= maxWaitMs) return { quiet: false, busyCores, waitedMs };
+  }
+}
