@@ -11,7 +11,8 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { bootstrapYaml } from '../xds-server/src/cli/bootstrap.js';
-import { startControlPlane, rtpModuleFromOption } from '../xds-server/src/cli/serve.js';
+import { rtpModuleFromOption } from '../xds-server/src/cli/rtp-module-option.js';
+import { startControlPlane } from '../xds-server/src/cli/serve.js';
 import { EnvoyProcess } from '../xds-server/src/sidecar/envoy-process.js';
 import { projectRoot } from '../xds-server/src/sidecar/envoy-binary.js';
 

@@ -13,7 +13,10 @@ const log = createLogger('admin');
 export class AdminServer {
   private server?: Server;
 
-  constructor(private readonly controlPlane: ControlPlane) {}
+  constructor(
+    private readonly controlPlane: ControlPlane,
+    private readonly options: { files?: readonly { urlPath: string; file: string }[] } = {},
+  ) {}
 
   listen(host: string, port: number): Promise<number> {
     const app = this.routes();
@@ -42,6 +45,13 @@ export class AdminServer {
     const registry = createMetrics(this.controlPlane);
     const cache = this.controlPlane.cache;
 
+    // Extensions Envoy fetches as remote data sources (checked there against their sha256).
+    for (const { urlPath, file } of this.options.files ?? []) {
+      app.get(urlPath, (_req: Request, res: Response) => {
+        log.info('serving extension', { path: urlPath });
+        res.type('application/octet-stream').sendFile(file);
+      });
+    }
     app.get('/healthz', (_req: Request, res: Response) => {
       res.type('text/plain').send('ok\n');
     });

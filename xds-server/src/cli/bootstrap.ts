@@ -12,9 +12,14 @@ export interface BootstrapOptions {
   adminPort: number;
   /** Incremental xDS (DeltaAggregatedResources) instead of State-of-the-World. */
   delta: boolean;
+  /** Where remote extensions (the RTP filter .so) are fetched: the control plane's admin. */
+  extensionsHost?: string;
+  /** Defaults to 9090, the control plane's default admin port, on the xDS host. */
+  extensionsPort?: number;
 }
 
 export const XDS_CLUSTER = 'mediamesh-xds';
+export const EXTENSIONS_CLUSTER = 'mediamesh-extensions';
 
 export function parseHostPort(text: string, defaultPort: number): { host: string; port: number } {
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
@@ -28,6 +33,8 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
 }
 
 export function bootstrapConfig(o: BootstrapOptions): Record<string, unknown> {
+  const extensionsHost = o.extensionsHost ?? o.xdsHost;
+  const extensionsPort = o.extensionsPort ?? 9090;
   const socketAddress = (address: string, port: number) => ({ socket_address: { address, port_value: port } });
   const adsSource = { ads: {}, resource_api_version: 'V3' };
   return {
@@ -61,6 +68,15 @@ export function bootstrapConfig(o: BootstrapOptions): Record<string, unknown> {
         load_assignment: {
           cluster_name: XDS_CLUSTER,
           endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(o.xdsHost, o.xdsPort) } }] }],
+        },
+      }, {
+        // Plain HTTP/1.1 to the control plane's admin, for extensions pushed as remote sources.
+        name: EXTENSIONS_CLUSTER,
+        type: isIP(extensionsHost) ? 'STATIC' : 'STRICT_DNS',
+        connect_timeout: '1s',
+        load_assignment: {
+          cluster_name: EXTENSIONS_CLUSTER,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(extensionsHost, extensionsPort) } }] }],
         },
       }],
     },

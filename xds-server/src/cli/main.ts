@@ -4,17 +4,21 @@ import { formatProblem, validateDocuments } from '../api/validate.js';
 import { errorMessage } from '../log.js';
 import { readYamlTree } from '../sources/read-yaml.js';
 import { bootstrapYaml, parseHostPort } from './bootstrap.js';
-import { rtpModuleFromOption, serve } from './serve.js';
+import { rtpModuleFromOption } from './rtp-module-option.js';
+import { serve } from './serve.js';
 import { fetchNodes, formatStatus } from './status.js';
 
 const usage = `usage: mediamesh <command> [options]
 
 commands:
   serve --config-dir DIR [--xds-port 18000] [--admin-port 9090] [--listen-host 0.0.0.0] [--debounce-ms 100]
-        [--rtp-module PATH|search-path]
+        [--rtp-module PATH|remote[=PATH]|search-path]
         run the control plane on a directory of YAML documents (watched for changes);
-        --rtp-module: where Envoy loads the RTP filter .so (default: this checkout's build)
+        --rtp-module: where Envoy loads the RTP filter .so: a local path (default: this
+        checkout's build), remote (served by this admin over HTTP with its sha256; bootstrap
+        the sidecar with --extensions-address), or Envoy's dynamic-module search path
   bootstrap --node-id ID [--xds-address host:port] [--admin-port 15000] [--cluster NAME] [--delta]
+        [--extensions-address host:port]
         print an Envoy bootstrap (YAML) that connects a sidecar to the control plane
   validate DIR|FILE
         check documents; exit 0, or 1 with one line per problem
@@ -46,9 +50,10 @@ export async function main(argv: string[]): Promise<number> {
         });
       }
       case 'bootstrap': {
-        const { values } = parseArgs({ args: rest, options: { 'node-id': { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-address': { type: 'string' }, cluster: { type: 'string' }, delta: { type: 'boolean' } } });
+        const { values } = parseArgs({ args: rest, options: { 'node-id': { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-address': { type: 'string' }, cluster: { type: 'string' }, delta: { type: 'boolean' }, 'extensions-address': { type: 'string' } } });
         if (!values['node-id']) throw new Error('bootstrap needs --node-id ID');
         const xds = parseHostPort(values['xds-address'] ?? '127.0.0.1:18000', 18000);
+        const extensions = values['extensions-address'] ? parseHostPort(values['extensions-address'], 9090) : undefined;
         process.stdout.write(bootstrapYaml({
           nodeId: values['node-id'],
           cluster: values.cluster ?? 'mediamesh-proxy',
@@ -57,6 +62,8 @@ export async function main(argv: string[]): Promise<number> {
           adminAddress: values['admin-address'] ?? '127.0.0.1',
           adminPort: intOption(values['admin-port'], 'admin-port', 15000),
           delta: values.delta ?? false,
+          extensionsHost: extensions?.host,
+          extensionsPort: extensions?.port,
         }));
         return 0;
       }

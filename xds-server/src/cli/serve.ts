@@ -4,25 +4,7 @@ import { ControlPlane } from '../control-plane.js';
 import { createLogger, errorMessage } from '../log.js';
 import { FileSource } from '../sources/file-source.js';
 import { AdsServer } from '../xds/ads-server.js';
-import type { RtpModuleSource } from '../translate/rtp-filter.js';
-import fs from 'node:fs';
-import path from 'node:path';
-import { projectRoot } from '../sidecar/envoy-binary.js';
-
-/** The filter `npm run setup` builds, if this is a source checkout. */
-export function builtRtpModulePath(): string | undefined {
-  const candidate = path.join(projectRoot(), 'build/envoy-filters/dynamic-module/libmediamesh_rtp_filter.so');
-  return fs.existsSync(candidate) ? candidate : undefined;
-}
-
-/** --rtp-module: a path to the .so, or "search-path" (Envoy's ENVOY_DYNAMIC_MODULES_SEARCH_PATH); default: the local build. */
-export function rtpModuleFromOption(value: string | undefined): RtpModuleSource {
-  if (value === 'search-path') return { kind: 'search-path' };
-  const file = value ?? builtRtpModulePath();
-  if (!file) return { kind: 'search-path' };
-  if (!fs.existsSync(file)) throw new Error(`--rtp-module ${file}: no such file`);
-  return { kind: 'local', path: path.resolve(file) };
-}
+import type { RtpModuleSetting } from './rtp-module-option.js';
 
 const log = createLogger('serve');
 
@@ -32,7 +14,7 @@ export interface ServeOptions {
   xdsPort: number;
   adminPort: number;
   debounceMs: number;
-  rtpModule: RtpModuleSource;
+  rtpModule: RtpModuleSetting;
 }
 
 export interface RunningControlPlane {
@@ -43,10 +25,10 @@ export interface RunningControlPlane {
 }
 
 export async function startControlPlane(o: ServeOptions): Promise<RunningControlPlane> {
-  const controlPlane = new ControlPlane({ source: new FileSource(o.configDir), debounceMs: o.debounceMs, translate: { rtpModule: o.rtpModule } });
+  const controlPlane = new ControlPlane({ source: new FileSource(o.configDir), debounceMs: o.debounceMs, translate: { rtpModule: o.rtpModule.source } });
   await controlPlane.start();
   const ads = new AdsServer(controlPlane.cache);
-  const admin = new AdminServer(controlPlane);
+  const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [] });
   const xdsPort = await ads.listen(o.listenHost, o.xdsPort);
   const adminPort = await admin.listen(o.listenHost, o.adminPort);
   return {

@@ -74,7 +74,12 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         }
         this.cache.recordNack(nodeId, typeUrl, pending.systemVersion, req.errorDetail.message);
         this.log.warn('proxy rejected config (NACK)', { node: nodeId, typeUrl, version: pending.systemVersion, error: req.errorDetail.message });
+        const rejected = state.rejected;
+        this.retryIfTransient(typeUrl, req.errorDetail.message, () => {
+          for (const [name, version] of pending.sent) if (version !== null && rejected.get(name) === version) rejected.delete(name);
+        });
       } else {
+        this.clearTransientRetry(typeUrl);
         this.cache.recordAck(nodeId, typeUrl, pending.systemVersion);
       }
     }

@@ -27,6 +27,8 @@ interface SotwTypeState {
   lastSentNames?: ReadonlySet<string> | '*';
   nackedVersion?: string;
   ackedVersion?: string;
+  /** Offer the current version again even though it was sent (a transient NACK). */
+  resend?: boolean;
   sent: ReadonlyMap<string, WireResource>;
 }
 
@@ -53,9 +55,14 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       state.nackedVersion = version;
       this.cache.recordNack(nodeId, typeUrl, version, req.errorDetail.message);
       this.log.warn('proxy rejected config (NACK)', { node: nodeId, typeUrl, version, error: req.errorDetail.message, keeps: req.versionInfo });
+      const nacked = state;
+      this.retryIfTransient(typeUrl, req.errorDetail.message, () => {
+        if (nacked.nackedVersion === version) nacked.resend = true;
+      });
     } else if (req.responseNonce) {
       state.ackedVersion = req.versionInfo;
       state.nackedVersion = undefined;
+      this.clearTransientRetry(typeUrl);
       this.cache.recordAck(nodeId, typeUrl, req.versionInfo);
     }
     state.names = new Set(req.resourceNames);
@@ -103,7 +110,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       return;
     }
     // The same names or fewer (an unsubscription) at a version already sent: nothing new to say.
-    if (askedNothingNew(names, state.lastSentNames) && (version === state.lastSentVersion || version === state.nackedVersion)) {
+    if (!state.resend && askedNothingNew(names, state.lastSentNames) && (version === state.lastSentVersion || version === state.nackedVersion)) {
       state.lastSentNames = names;
       return;
     }
@@ -113,6 +120,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       return;
     }
     const nonce = String(++this.nonceCounter);
+    state.resend = false;
     state.watchOpen = false;
     state.lastNonce = nonce;
     state.lastSentVersion = version;

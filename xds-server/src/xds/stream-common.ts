@@ -9,6 +9,12 @@ import type { SnapshotCache } from './snapshot-cache.js';
 import type { Snapshot } from './snapshot.js';
 import { isTypeUrl, pushOrder, TypeUrl } from './type-urls.js';
 
+/** Envoy's words for a remote extension still being fetched (Envoy 1.40 dynamic modules). */
+const TRANSIENT_NACK = /not cached; background fetch in progress/i;
+const TRANSIENT_NACK_FIRST_DELAY_MS = 250;
+const TRANSIENT_NACK_MAX_DELAY_MS = 4000;
+const TRANSIENT_NACK_MAX_ATTEMPTS = 8;
+
 /** How long listeners wait for their clusters' endpoints before going out anyway. */
 export const CLUSTER_WARMING_WAIT_MS = 5000;
 
@@ -66,6 +72,38 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
   protected abstract pushAll(snapshot: Snapshot): void;
   /** The proxy has settled (ACKed or NACKed) this snapshot's clusters and their endpoints. */
   protected abstract clustersSettled(snapshot: Snapshot): boolean;
+
+  private readonly nackRetries = new Map<TypeUrl, { attempts: number; timer?: NodeJS.Timeout }>();
+
+  /**
+   * Some NACKs mean "not yet", not "never": Envoy rejects a listener whose
+   * remote extension (the RTP filter fetched over HTTP) is still downloading,
+   * and will not ask again by itself. Such a version is offered again, with
+   * backoff, instead of being treated as final.
+   */
+  protected retryIfTransient(typeUrl: TypeUrl, message: string, allowResend: () => void): void {
+    if (!TRANSIENT_NACK.test(message)) return;
+    const retry = this.nackRetries.get(typeUrl) ?? { attempts: 0 };
+    this.nackRetries.set(typeUrl, retry);
+    if (retry.attempts >= TRANSIENT_NACK_MAX_ATTEMPTS || retry.timer) return;
+    const delay = Math.min(TRANSIENT_NACK_FIRST_DELAY_MS * 2 ** retry.attempts, TRANSIENT_NACK_MAX_DELAY_MS);
+    retry.attempts++;
+    this.log.info('proxy is still fetching an extension; offering the config again', { node: this.nodeId, typeUrl, inMs: delay, attempt: retry.attempts });
+    retry.timer = setTimeout(() => {
+      retry.timer = undefined;
+      const current = this.nodeId === undefined ? undefined : this.cache.getSnapshot(this.nodeId);
+      if (!current || this.closed) return;
+      allowResend();
+      this.safely(() => this.pushAll(current));
+    }, delay);
+  }
+
+  protected clearTransientRetry(typeUrl: TypeUrl): void {
+    const retry = this.nackRetries.get(typeUrl);
+    if (!retry) return;
+    clearTimeout(retry.timer);
+    this.nackRetries.delete(typeUrl);
+  }
 
   private warmingTimer?: NodeJS.Timeout;
   private warmingGaveUpOn?: string;
@@ -142,6 +180,7 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.warmingTimer);
+    for (const retry of this.nackRetries.values()) clearTimeout(retry.timer);
     this.unwatch?.();
     if (this.nodeId !== undefined) {
       this.cache.streamClosed(this.nodeId);
