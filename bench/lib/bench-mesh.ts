@@ -6,11 +6,11 @@
 //             EDS-only change (cluster and listener stay byte-identical);
 //   listener: its idle timeout becomes 60 + r seconds — an LDS-only change.
 //
-// The round's rewrite is in place by default (truncate + write of the same
-// inode). `rename` mode (write a temp file, rename it over: what editors and
-// ConfigDir.write do) is kept to check the server's file watcher: on Node 20
-// its recursive fs.watch keeps watching the replaced inode, so only the first
-// rename-over of a file is ever seen and round 2 times out.
+// The round's rewrite is atomic by default (`rename`: write a temp file and
+// rename it over, as editors, `kubectl cp` and ConfigDir.write do). `in-place`
+// (truncate + write of the same inode) is kept for servers whose watcher misses
+// renames: Node 20's recursive fs.watch saw only the first rename-over of a
+// file, which FileSource worked around in 46bae72 by watching each directory.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigDir, udpRouteDocuments } from '../../test/helpers/mesh-files.js';
@@ -27,7 +27,7 @@ const ENDPOINT_PORT_CHANGED = 40_000;
 const IDLE_TIMEOUT_BASE_S = 60;
 
 export class BenchMesh {
-  constructor(private readonly dir: ConfigDir, private readonly routes: number, private readonly change: ChangeKind, private readonly writeMode: WriteMode = 'in-place') {}
+  constructor(private readonly dir: ConfigDir, private readonly routes: number, private readonly change: ChangeKind, private readonly writeMode: WriteMode = 'rename') {}
 
   /** Writes every route in its round-0 form. */
   writeInitial(): void {

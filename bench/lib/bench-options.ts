@@ -28,10 +28,11 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --clients N                 simulated proxies (default 1000)
   --workers N                 client worker processes (default 4)
   --rounds N                  config changes measured (default 5)
-  --warmup-rounds N           changes made first and reported apart, not pooled (default 0)
+  --warmup-rounds N           changes made first and reported apart, not pooled (default 2:
+                              a control plane runs warm; the cold figure is reported as *_warmup)
   --routes N                  UdpRoutes served to every proxy (default 10)
   --change endpoint|listener  EDS-only (default) or LDS-only change of one route
-  --write in-place|rename     how the route file is rewritten (default in-place; see bench-mesh.ts)
+  --write rename|in-place     how the route file is rewritten (default rename: temp file + rename)
   --delta                     DeltaAggregatedResources instead of SotW
   --debounce-ms N             the server's config debounce (default 100)
   --clients-per-connection N  proxies sharing one gRPC channel (default 1: own HTTP/2 connection)
@@ -88,14 +89,14 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (v.help) return 'help';
   const change = v.change ?? 'endpoint';
   if (change !== 'endpoint' && change !== 'listener') throw new OptionsError(`--change must be endpoint or listener, got "${change}"`);
-  const writeMode = v.write ?? 'in-place';
-  if (writeMode !== 'in-place' && writeMode !== 'rename') throw new OptionsError(`--write must be in-place or rename, got "${writeMode}"`);
+  const writeMode = v.write ?? 'rename';
+  if (writeMode !== 'in-place' && writeMode !== 'rename') throw new OptionsError(`--write must be rename or in-place, got "${writeMode}"`);
   const clients = int(v.clients, 'clients', 1000, 1, 10_000);
   return {
     clients,
     workers: Math.min(clients, int(v.workers, 'workers', 4, 1, 32)),
     rounds: int(v.rounds, 'rounds', 5, 1, 100),
-    warmupRounds: int(v['warmup-rounds'], 'warmup-rounds', 0, 0, 100),
+    warmupRounds: int(v['warmup-rounds'], 'warmup-rounds', 2, 0, 100),
     routes: int(v.routes, 'routes', 10, 1, 1000),
     change,
     writeMode,

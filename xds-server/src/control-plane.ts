@@ -10,6 +10,7 @@ import { SnapshotCache } from './xds/snapshot-cache.js';
 import { Snapshot } from './xds/snapshot.js';
 
 const log = createLogger('control-plane');
+const PUBLISH_BATCH = 64;
 
 export interface ControlPlaneOptions {
   source: ConfigSource;
@@ -109,13 +110,28 @@ export class ControlPlane {
       if (snapshot.version !== this.snapshot.version) {
         log.info('config changed', { snapshot: snapshot.version, previous: this.snapshot.version, resources: snapshot.resourceCount(), rejected: allProblems.length });
         this.snapshot = snapshot;
-        for (const nodeId of this.cache.knownNodes()) this.cache.setSnapshot(nodeId, snapshot);
+        await this.publish(snapshot);
       }
     } catch (err) {
       log.error('config rebuild failed; keeping the last good config', { error: errorMessage(err), snapshot: this.snapshot.version });
       this.status = { ...this.status, ready: this.status.ready, generation: this.status.generation + 1, translationErrors: [{ resource: '*', reason: errorMessage(err) }] };
     }
     for (const listener of this.changeListeners) listener(this.status);
+  }
+
+  /**
+   * Hands the snapshot to every node, yielding to the event loop between
+   * batches so the first proxies' responses go out (and their ACKs come back)
+   * while the rest are still being served.
+   */
+  private async publish(snapshot: Snapshot): Promise<void> {
+    const nodes = this.cache.knownNodes();
+    for (let i = 0; i < nodes.length; i++) {
+      if (i > 0 && i % PUBLISH_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
+      // A newer snapshot may have been published while we yielded.
+      if (this.snapshot !== snapshot) return;
+      this.cache.setSnapshot(nodes[i]!, snapshot);
+    }
   }
 
   private logNewProblems(problems: readonly ConfigProblem[], errors: readonly TranslationError[]): void {

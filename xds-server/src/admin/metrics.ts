@@ -37,20 +37,21 @@ export function createMetrics(controlPlane: ControlPlane): Registry {
   const reloads = new Counter({ name: 'mediamesh_config_reloads_total', help: 'Times the config was rebuilt from its source.', registers: [registry] });
   controlPlane.onReload(() => reloads.inc());
 
-  // Pending response times, keyed by node and type; one entry per open response at most.
-  const sentAt = new Map<string, { version: string; at: bigint }>();
+  // Send times of responses awaiting an answer: node → type → (version, time).
+  const pending = new Map<string, Map<TypeUrl, { version: string; at: bigint }>>();
   const observe = (nodeId: string, typeUrl: TypeUrl, version: string): void => {
-    const key = `${nodeId}\0${typeUrl}`;
-    const sent = sentAt.get(key);
+    const sent = pending.get(nodeId)?.get(typeUrl);
     if (sent && sent.version === version) {
       latency.observe({ type: shortTypeName(typeUrl) }, Number(process.hrtime.bigint() - sent.at) / 1e9);
-      sentAt.delete(key);
+      pending.get(nodeId)!.delete(typeUrl);
     }
   };
   cache.addEvents({
     pushed(nodeId, typeUrl, version) {
       pushes.inc({ type: shortTypeName(typeUrl) });
-      sentAt.set(`${nodeId}\0${typeUrl}`, { version, at: process.hrtime.bigint() });
+      let byType = pending.get(nodeId);
+      if (!byType) pending.set(nodeId, (byType = new Map()));
+      byType.set(typeUrl, { version, at: process.hrtime.bigint() });
     },
     acked(nodeId, typeUrl, version) {
       acks.inc({ type: shortTypeName(typeUrl) });
@@ -61,7 +62,7 @@ export function createMetrics(controlPlane: ControlPlane): Registry {
       observe(nodeId, typeUrl, version);
     },
     nodeDisconnected(nodeId) {
-      for (const key of sentAt.keys()) if (key.startsWith(`${nodeId}\0`)) sentAt.delete(key);
+      pending.delete(nodeId);
     },
   });
   return registry;

@@ -8,13 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger, errorMessage } from '../log.js';
 import type { ConfigSource, SourceUpdate } from './source.js';
-import { readYamlTree } from './read-yaml.js';
+import { type ParseCache, readYamlTree } from './read-yaml.js';
 
 const log = createLogger('file-source');
 
 export class FileSource implements ConfigSource {
   private readonly watchers = new Map<string, fs.FSWatcher>();
   private onChange?: () => void;
+  // Documents are treated as immutable downstream, so unchanged files can share their parse.
+  private readonly parseCache: ParseCache = new Map();
 
   constructor(private readonly dir: string) {}
 
@@ -23,7 +25,7 @@ export class FileSource implements ConfigSource {
   }
 
   load(): SourceUpdate {
-    const { documents, problems, files } = readYamlTree(this.dir);
+    const { documents, problems, files } = readYamlTree(this.dir, this.parseCache);
     log.debug('loaded', { dir: this.dir, files: files.length, documents: documents.length });
     return { documents, problems };
   }

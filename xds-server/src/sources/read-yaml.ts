@@ -46,9 +46,14 @@ export function parseYamlText(text: string, source: string): { documents: Source
   return { documents, problems };
 }
 
-export function readYamlTree(target: string): ReadResult {
+/** Parsed files keyed by path; a file whose text is unchanged is not parsed again. */
+export type ParseCache = Map<string, { text: string; parsed: ReturnType<typeof parseYamlText> }>;
+
+export function readYamlTree(target: string, cache?: ParseCache): ReadResult {
   const result: ReadResult = { documents: [], problems: [], files: [] };
-  for (const file of listYamlFiles(target)) {
+  const files = listYamlFiles(target);
+  if (cache) for (const gone of [...cache.keys()].filter((f) => !files.includes(f))) cache.delete(gone);
+  for (const file of files) {
     result.files.push(file);
     let text: string;
     try {
@@ -57,7 +62,9 @@ export function readYamlTree(target: string): ReadResult {
       result.problems.push({ source: file, index: -1, field: '', reason: `cannot read: ${errorMessage(err)}` });
       continue;
     }
-    const parsed = parseYamlText(text, file);
+    const cached = cache?.get(file);
+    const parsed = cached && cached.text === text ? cached.parsed : parseYamlText(text, file);
+    cache?.set(file, { text, parsed });
     result.documents.push(...parsed.documents);
     result.problems.push(...parsed.problems);
   }

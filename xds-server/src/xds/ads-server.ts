@@ -1,7 +1,7 @@
 // The gRPC server for Envoy's Aggregated Discovery Service, SotW and Delta.
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { AggregatedDiscoveryServiceService } from '../gen/envoy/service/discovery/v3/ads.js';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from '../gen/envoy/service/discovery/v3/discovery.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest } from '../gen/envoy/service/discovery/v3/discovery.js';
 import { createLogger } from '../log.js';
 import { DeltaStream } from './delta-stream.js';
 import type { SnapshotCache } from './snapshot-cache.js';
@@ -9,6 +9,15 @@ import { SotwStream } from './sotw-stream.js';
 import type { AdsStream } from './stream-common.js';
 
 const log = createLogger('xds');
+
+/** SotW streams write pre-encoded responses (see response-encoding.ts): pass their bytes through. */
+const adsServiceDefinition = {
+  ...AggregatedDiscoveryServiceService,
+  streamAggregatedResources: {
+    ...AggregatedDiscoveryServiceService.streamAggregatedResources,
+    responseSerialize: (value: Buffer): Buffer => value,
+  },
+};
 
 export class AdsServer {
   private readonly server = new Server({
@@ -21,8 +30,8 @@ export class AdsServer {
   private readonly streams = new Set<{ shutdown(): void }>();
 
   constructor(private readonly cache: SnapshotCache) {
-    this.server.addService(AggregatedDiscoveryServiceService, {
-      streamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.track(new SotwStream(call, this.cache, log), call),
+    this.server.addService(adsServiceDefinition, {
+      streamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Buffer>) => this.track(new SotwStream(call, this.cache, log), call),
       deltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.track(new DeltaStream(call, this.cache, log), call),
     });
   }
@@ -55,7 +64,7 @@ export class AdsServer {
     });
   }
 
-  private track(stream: AdsStream<DiscoveryRequest, DiscoveryResponse> | AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, call: { on(e: 'close', f: () => void): unknown }): void {
+  private track(stream: AdsStream<DiscoveryRequest, Buffer> | AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, call: { on(e: 'close', f: () => void): unknown }): void {
     this.streams.add(stream);
     call.on('close', () => this.streams.delete(stream));
   }

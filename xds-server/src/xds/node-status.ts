@@ -8,7 +8,17 @@ export interface NackRecord {
   readonly at: string;
 }
 
+/** Times are epoch milliseconds: cheap on the hot path, formatted only for people. */
 export interface TypeStatus {
+  sentVersion?: string;
+  sentAt?: number;
+  ackedVersion?: string;
+  ackedAt?: number;
+  lastNack?: NackRecord;
+}
+
+export interface TypeStatusJson {
+  typeUrl: string;
   sentVersion?: string;
   sentAt?: string;
   ackedVersion?: string;
@@ -38,12 +48,16 @@ export interface NodeStatusJson {
   streams: number;
   connectedAt: string;
   snapshotVersion?: string;
-  types: Record<string, TypeStatus & { typeUrl: string }>;
+  types: Record<string, TypeStatusJson>;
 }
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 export function nodeStatusToJson(status: NodeStatus): NodeStatusJson {
   const types: NodeStatusJson['types'] = {};
-  for (const [typeUrl, t] of status.types) types[shortTypeName(typeUrl)] = { typeUrl, ...t };
+  for (const [typeUrl, t] of status.types) {
+    types[shortTypeName(typeUrl)] = { typeUrl, sentVersion: t.sentVersion, sentAt: iso(t.sentAt), ackedVersion: t.ackedVersion, ackedAt: iso(t.ackedAt), lastNack: t.lastNack };
+  }
   return {
     id: status.id,
     cluster: status.cluster,

@@ -91,14 +91,14 @@ export class SnapshotCache {
   recordPush(nodeId: string, typeUrl: TypeUrl, version: string): void {
     const t = this.typeStatus(nodeId, typeUrl);
     t.sentVersion = version;
-    t.sentAt = new Date().toISOString();
+    t.sentAt = Date.now();
     for (const e of this.events) e.pushed?.(nodeId, typeUrl, version);
   }
 
   recordAck(nodeId: string, typeUrl: TypeUrl, version: string): void {
     const t = this.typeStatus(nodeId, typeUrl);
     t.ackedVersion = version;
-    t.ackedAt = new Date().toISOString();
+    t.ackedAt = Date.now();
     for (const e of this.events) e.acked?.(nodeId, typeUrl, version);
   }
 
@@ -106,7 +106,7 @@ export class SnapshotCache {
   recordInSync(nodeId: string, typeUrl: TypeUrl, version: string): void {
     const t = this.typeStatus(nodeId, typeUrl);
     if (t.ackedVersion === version && t.sentVersion === version) return;
-    const now = new Date().toISOString();
+    const now = Date.now();
     t.sentVersion = version;
     t.sentAt = now;
     t.ackedVersion = version;

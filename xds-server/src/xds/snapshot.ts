@@ -14,6 +14,8 @@ const hcmTypeUrl = 'type.googleapis.com/envoy.extensions.filters.network.http_co
 export interface TypeSnapshot {
   readonly version: string;
   readonly resources: ReadonlyMap<string, WireResource>;
+  /** The same resources in name order, shared by every stream serving them all. */
+  readonly list: readonly WireResource[];
 }
 
 export class InconsistentSnapshotError extends Error {
@@ -50,7 +52,7 @@ export class Snapshot {
       for (const item of items) hash.update(item.name).update('\0').update(item.version).update('\0');
       const version = hash.digest('hex').slice(0, 12);
       overall.update(version);
-      byType.set(typeUrl, Object.freeze({ version, resources: new Map(items.map((i) => [i.name, i])) }));
+      byType.set(typeUrl, Object.freeze({ version, resources: new Map(items.map((i) => [i.name, i])), list: Object.freeze(items) }));
     }
     return new Snapshot(byType, overall.digest('hex').slice(0, 12));
   }

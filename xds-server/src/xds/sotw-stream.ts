@@ -4,7 +4,8 @@
 // it (its previous response was ACKed or NACKed), and only when what we would
 // send differs from what it last got. A NACKed version is not sent again.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { DiscoveryRequest, DiscoveryResponse } from '../gen/envoy/service/discovery/v3/discovery.js';
+import type { DiscoveryRequest } from '../gen/envoy/service/discovery/v3/discovery.js';
+import { sotwResponseBody, withNonce } from './response-encoding.js';
 import type { Logger } from '../log.js';
 import { contentVersion, type WireResource } from './resources.js';
 import type { SnapshotCache } from './snapshot-cache.js';
@@ -32,11 +33,11 @@ interface SotwTypeState {
   sent: ReadonlyMap<string, WireResource>;
 }
 
-export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
+export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
   private readonly types = new Map<TypeUrl, SotwTypeState>();
   private nonceCounter = 0;
 
-  constructor(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, cache: SnapshotCache, log: Logger) {
+  constructor(call: ServerDuplexStream<DiscoveryRequest, Buffer>, cache: SnapshotCache, log: Logger) {
     super(call, cache, log, 'sotw');
   }
 
@@ -126,14 +127,14 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     state.lastSentVersion = version;
     state.lastSentNames = names;
     state.sent = new Map(resources.map((r) => [r.name, r]));
-    this.send(DiscoveryResponse.fromPartial({ versionInfo: version, typeUrl, nonce, resources: resources.map((r) => r.packed), controlPlane: { identifier: 'mediamesh' } }));
+    this.send(withNonce(sotwResponseBody(snapshot, typeUrl, version, resources), nonce));
     this.cache.recordPush(this.nodeId!, typeUrl, version);
   }
 
-  private resourcesToServe(typeUrl: TypeUrl, state: SotwTypeState, snapshot: Snapshot): { version: string; resources: WireResource[] } {
+  private resourcesToServe(typeUrl: TypeUrl, state: SotwTypeState, snapshot: Snapshot): { version: string; resources: readonly WireResource[] } {
     const typeSnapshot = snapshot.forType(typeUrl);
-    const resources = state.wildcard
-      ? [...typeSnapshot.resources.values()]
+    const resources: readonly WireResource[] = state.wildcard
+      ? typeSnapshot.list
       : [...state.names].map((n) => typeSnapshot.resources.get(n)).filter((r): r is WireResource => r !== undefined);
     if (typeUrl !== TypeUrl.Cluster) return { version: typeSnapshot.version, resources };
     const release = clustersMayBeRemoved(snapshot, (t) => this.types.get(t)?.ackedVersion, (t) => this.types.has(t));

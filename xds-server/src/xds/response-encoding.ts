@@ -1,0 +1,35 @@
+// SotW responses are encoded once per snapshot and shared by every stream
+// that gets the same answer; each stream only appends its own nonce.
+//
+// Protobuf lets a field follow the others in any order, so a response is the
+// cached body (version, resources, type URL, control plane) plus field 5
+// (nonce) appended as bytes.
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { DiscoveryResponse } from '../gen/envoy/service/discovery/v3/discovery.js';
+import type { WireResource } from './resources.js';
+import type { Snapshot } from './snapshot.js';
+import type { TypeUrl } from './type-urls.js';
+
+const NONCE_FIELD = 5;
+const bodies = new WeakMap<Snapshot, Map<string, Buffer>>();
+
+/** The encoded response body (no nonce) for this snapshot, type, version and resource set. */
+export function sotwResponseBody(snapshot: Snapshot, typeUrl: TypeUrl, version: string, resources: readonly WireResource[]): Buffer {
+  let perSnapshot = bodies.get(snapshot);
+  if (!perSnapshot) bodies.set(snapshot, (perSnapshot = new Map()));
+  // Streams serving a whole type share the snapshot's list: no need to spell out its names.
+  const whole = resources === snapshot.forType(typeUrl).list;
+  const key = whole ? `${typeUrl} ${version} *` : `${typeUrl} ${version} ${resources.map((r) => r.name).join(',')}`;
+  let body = perSnapshot.get(key);
+  if (!body) {
+    const bytes = DiscoveryResponse.encode(DiscoveryResponse.fromPartial({ versionInfo: version, typeUrl, resources: resources.map((r) => r.packed), controlPlane: { identifier: 'mediamesh' } })).finish();
+    body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    perSnapshot.set(key, body);
+  }
+  return body;
+}
+
+export function withNonce(body: Buffer, nonce: string): Buffer {
+  const tail = new BinaryWriter().uint32((NONCE_FIELD << 3) | 2).string(nonce).finish();
+  return Buffer.concat([body, tail]);
+}
