@@ -34,7 +34,7 @@ import { benchBootstrap, type ProxiedListener } from './udp/envoy-bootstrap.js';
 import { buildNativeTools, Children } from './udp/native-tools.js';
 import { OptionsError, parseUdpBenchOptions, type Rate, USAGE, type UdpBenchOptions } from './udp/options.js';
 import { type Point, type Summary, summarize } from './udp/summary.js';
-import { waitForQuietHost } from './udp/proc-cpu.js';
+import { setAutogroupNice, waitForQuietHost } from './udp/proc-cpu.js';
 import { CONFIGS, OTHER_LOAD_MAX_CORES, type Trial, TrialRunner, type TrialSpec } from './udp/trial.js';
 
 const ENVOY_CONCURRENCY = 1;
@@ -79,11 +79,14 @@ function describePoint(config: string, p: Point): string {
 function printHuman(summary: Summary, write: (line: string) => void): void {
   for (const config of CONFIGS) for (const p of summary.configs[config].points) write(describePoint(config, p));
   for (const [payload, r] of Object.entries(summary.ratios.by_payload)) {
-    write(`  ${payload}B: filter/plain zero-loss pps ${r.filter_vs_plain_pps}, plain/direct ${r.plain_vs_direct_pps}, filter/plain max pps ${r.filter_vs_plain_max_pps}, filter/plain CPU capacity ${r.filter_vs_plain_cpu_capacity}, filter adds ${r.filter_added_cpu_us_per_packet} us CPU/pkt (at ${r.cpu_rate === null ? '-' : rateLabel(r.cpu_rate)})`);
-    for (const config of CONFIGS) write(`    ${config} at max: ${summary.configs[config].by_payload[payload]!.bound}`);
+    write(`  ${payload}B: filter/plain zero-loss pps ${r.filter_vs_plain_pps}, plain/direct ${r.plain_vs_direct_pps}, filter/plain max pps ${r.filter_vs_plain_max_pps}, filter/plain CPU capacity ${r.filter_vs_plain_cpu_capacity}, filter adds ${r.filter_added_cpu_us_per_packet} us CPU/pkt (median of ${r.cpu_pairs} trial pairs at ${r.cpu_rates.map(rateLabel).join(', ')}; by rate ${JSON.stringify(r.filter_added_cpu_us_by_rate)})`);
+    for (const config of CONFIGS) {
+      const bound = summary.configs[config].by_payload[payload]!.bound;
+      if (bound) write(`    ${config} at max: ${bound}`);
+    }
   }
   const t = summary.targets;
-  write(`  targets: filter/plain pps ${t.filter_vs_plain_pps.value} (${t.filter_vs_plain_pps.target}) ${t.filter_vs_plain_pps.ok ? 'OK' : 'MISSED'}; filter CPU ${t.filter_added_cpu_us_per_packet.value} us/pkt (${t.filter_added_cpu_us_per_packet.target}) ${t.filter_added_cpu_us_per_packet.ok ? 'OK' : 'MISSED'}`);
+  write(`  targets: filter/plain pps ${t.filter_vs_plain_pps.value} (${t.filter_vs_plain_pps.target}) ${t.filter_vs_plain_pps.ok ? 'OK' : 'MISSED'} (sweep resolves ${t.filter_vs_plain_pps.sweep_resolution ?? '-'}; from CPU ${t.filter_vs_plain_pps.cpu_capacity_value ?? '-'}); filter CPU ${t.filter_added_cpu_us_per_packet.value} us/pkt (${t.filter_added_cpu_us_per_packet.target}) ${t.filter_added_cpu_us_per_packet.ok ? 'OK' : 'MISSED'}`);
   write(`  filter stats check: ${summary.filter_check.ok ? 'the filter counted every datagram udp_proxy received' : `MISSED in ${summary.filter_check.missed.length} trial(s)`} (${summary.filter_check.packets} packets over ${summary.filter_check.trials} trials)`);
 }
 
@@ -137,9 +140,12 @@ async function main(): Promise<number> {
   const tools = buildNativeTools(root, log);
   const children = new Children();
   let envoy: EnvoyProcess | undefined;
+  const restoreNice = o.nice !== 0 ? setAutogroupNice(o.nice, log) : () => {};
   const killEverything = () => {
     children.killAll();
     if (envoy?.isRunning()) process.kill(envoy.pid, 'SIGKILL');
+    if (envoy) fs.rmSync(envoy.workDir, { recursive: true, force: true });
+    restoreNice();
   };
   process.on('exit', killEverything);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -163,13 +169,13 @@ async function main(): Promise<number> {
       bootstrapYaml: benchBootstrap([listeners.plain, listeners.filter], modulePath, o.rcvbuf),
       concurrency: ENVOY_CONCURRENCY,
       logLevel: 'warning',
-      prefix: pin ? ['taskset', '-c', String(pin.envoyCpu)] : undefined,
+      prefix: [...(o.nice !== 0 ? ['nice', '-n', String(o.nice)] : []), ...(pin ? ['taskset', '-c', String(pin.envoyCpu)] : [])],
     });
     const serverInfo = JSON.parse(await envoy.admin.get('/server_info')) as { version?: string };
     const envoyVersion = /\/(\d+\.\d+\.\d+)\//.exec(serverInfo.version ?? '')?.[1] ?? serverInfo.version ?? 'unknown';
-    log(`Envoy ${envoyVersion} pid ${envoy.pid}, --concurrency ${ENVOY_CONCURRENCY} (one worker thread); host ${cpus} CPUs; ${pin ? `Envoy pinned to CPU ${pin.envoyCpu}, sender and sink to CPU ${pin.loadCpu}` : 'not pinned'}`);
+    log(`Envoy ${envoyVersion} pid ${envoy.pid}, --concurrency ${ENVOY_CONCURRENCY} (one worker thread); host ${cpus} CPUs; ${pin ? `Envoy pinned to CPU ${pin.envoyCpu}, sender and sink to CPU ${pin.loadCpu}` : 'not pinned'}${o.nice !== 0 ? `; nice ${o.nice}` : ''}`);
     log(`${o.payloads.length} payloads x ${o.rates.length} rates x ${o.reps} reps x ${CONFIGS.length} configs, ${o.durationS} s each; listener/sink SO_RCVBUF ${o.rcvbuf || 'kernel default'}`);
-    const runner = new TrialRunner(tools, children, envoy, { directSinkPort: directSink, listeners }, { rcvbuf: o.rcvbuf, tickUs: o.tickUs, ssrcs: o.ssrcs, maxSenderNice: o.maxSenderNice, loadCpu: pin?.loadCpu, envoyCpu: pin?.envoyCpu });
+    const runner = new TrialRunner(tools, children, envoy, { directSinkPort: directSink, listeners }, { rcvbuf: o.rcvbuf, tickUs: o.tickUs, ssrcs: o.ssrcs, nice: o.nice, maxSenderNice: o.maxSenderNice, loadCpu: pin?.loadCpu, envoyCpu: pin?.envoyCpu });
     const started = Date.now();
     const trials = await runAll(o, runner);
     if (!envoy.isRunning()) throw new Error(`Envoy exited during the run: ${envoy.log().slice(-2000)}`);
@@ -188,7 +194,8 @@ async function main(): Promise<number> {
         rcvbuf: o.rcvbuf,
         sender_tick_us: o.tickUs,
         rtp_streams: o.ssrcs,
-        sender_nice_at_max: o.maxSenderNice,
+        nice: o.nice,
+        sender_nice_at_max: Math.min(19, o.nice + o.maxSenderNice),
         quiet_host: `before each trial wait up to ${o.quietWaitS} s for the host to be idle (<= ${OTHER_LOAD_MAX_CORES} cores busy); re-run a trial other processes used > ${OTHER_LOAD_MAX_CORES} cores during, up to ${o.retries} times`,
         pinning: pin ? { envoy_cpu: pin.envoyCpu, sender_and_sink_cpu: pin.loadCpu } : 'none',
         quick: o.quick,
@@ -211,6 +218,7 @@ async function main(): Promise<number> {
       await envoy.stop();
       fs.rmSync(envoy.workDir, { recursive: true, force: true });
     }
+    restoreNice();
   }
 }
 

@@ -91,3 +91,28 @@ export async function waitForQuietHost(maxBusyCores: number, maxWaitMs: number, 
     if (waitedMs >= maxWaitMs) return { quiet: false, busyCores, waitedMs };
   }
 }
+
+/**
+ * Sets the nice value of this process's autogroup (Linux with
+ * sched_autogroup: CFS shares CPU between sessions first, so a process's own
+ * nice barely counts against other sessions' work). Returns a function that
+ * restores the previous value; a no-op where autogroups do not exist.
+ */
+export function setAutogroupNice(nice: number, warn: (line: string) => void): () => void {
+  const file = '/proc/self/autogroup';
+  let previous: number | undefined;
+  try {
+    previous = Number(/nice (-?\d+)/.exec(fs.readFileSync(file, 'utf8'))?.[1] ?? 0);
+    fs.writeFileSync(file, String(nice));
+  } catch (err) {
+    warn(`could not set the autogroup nice to ${nice}: ${err instanceof Error ? err.message : String(err)}`);
+    return () => {};
+  }
+  return () => {
+    try {
+      fs.writeFileSync(file, String(previous));
+    } catch {
+      // The session is going away anyway.
+    }
+  };
+}

@@ -95,6 +95,8 @@ export interface TrialSettings {
   rcvbuf: number;
   tickUs: number;
   ssrcs: number;
+  /** Nice value of the sender and the sink (the sender adds maxSenderNice at 'max'). */
+  nice: number;
   maxSenderNice: number;
   /** CPU the sender and the sink are pinned to (undefined: not pinned). */
   loadCpu?: number;
@@ -125,13 +127,13 @@ export class TrialRunner {
       '--rcvbuf', String(this.settings.rcvbuf),
       '--max-seconds', String(Math.ceil(spec.durationS) + 60),
       ...this.pinArgs(),
-    ]);
+    ], this.settings.nice);
     try {
       await sink.firstJson<SinkReady>(SINK_READY_MS);
       const hostBefore = hostCpu();
       const wallBefore = performance.now();
       const before = proxied ? await this.snapshot() : undefined;
-      const nice = spec.rate === 'max' ? this.settings.maxSenderNice : 0;
+      const nice = Math.min(19, this.settings.nice + (spec.rate === 'max' ? this.settings.maxSenderNice : 0));
       const sender = ToolProcess.start(this.children, 'rtp_send', this.tools.send, [
         '--dst', `127.0.0.1:${dstPort}`,
         '--payload', String(spec.payload),
