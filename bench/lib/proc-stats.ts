@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 let clockTicks: number | undefined;
 
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (almost always 100). */
-function ticksPerSecond(): number {
+export function ticksPerSecond(): number {
   if (clockTicks === undefined) {
     try {
       clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -24,16 +24,21 @@ export function rssKb(pid: number): number {
   return Number(match[1]);
 }
 
-/** User + system CPU seconds the process (all its threads) has used so far. */
-export function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime+stime in seconds from a /proc/.../stat file (a process's or one thread's). */
+export function statCpuSeconds(file: string): number {
+  const stat = fs.readFileSync(file, 'utf8');
   // The command name (field 2) is in parentheses and may hold spaces: split after it.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat`);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse ${file}`);
   return (utime + stime) / ticksPerSecond();
+}
+
+/** User + system CPU seconds the process (all its threads) has used so far. */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
 }
 
 /** CPU seconds the whole host has been busy (all CPUs, every process), from /proc/stat. */

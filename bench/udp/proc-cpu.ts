@@ -1,35 +1,9 @@
 // CPU time from /proc: a process's utime+stime, one of its threads, and the
 // host's busy time (to see which of the shared cores saturated).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { cpuSeconds as processCpuSeconds, statCpuSeconds, ticksPerSecond } from '../lib/proc-stats.js';
 
-let clockTicks: number | undefined;
-
-/** USER_HZ: the unit of /proc/<pid>/stat times (almost always 100). */
-function ticksPerSecond(): number {
-  if (clockTicks === undefined) {
-    try {
-      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      clockTicks = 100;
-    }
-  }
-  return clockTicks;
-}
-
-/** utime+stime in seconds from a /proc/.../stat file (fields 14 and 15). */
-function statCpuSeconds(file: string): number {
-  const text = fs.readFileSync(file, 'utf8');
-  // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
-}
-
-/** A process's CPU seconds (all threads, utime+stime). */
-export function processCpuSeconds(pid: number): number {
-  return statCpuSeconds(`/proc/${pid}/stat`);
-}
+export { processCpuSeconds };
 
 /** The thread ids of a process whose name (comm) matches. */
 export function threadIds(pid: number, comm: RegExp): number[] {
