@@ -10,7 +10,7 @@ import type { WireResource } from './resources.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import type { Snapshot } from './snapshot.js';
 import { AdsStream, clustersMayBeRemoved } from './stream-common.js';
-import { pushOrder, TypeUrl } from './type-urls.js';
+import { TypeUrl } from './type-urls.js';
 
 interface PendingResponse {
   readonly systemVersion: string;
@@ -88,10 +88,6 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     if (snapshot) this.pushAll(snapshot);
   }
 
-  protected pushAll(snapshot: Snapshot): void {
-    for (const typeUrl of pushOrder) this.respond(typeUrl, snapshot);
-  }
-
   protected clustersSettled(snapshot: Snapshot): boolean {
     const cds = this.types.get(TypeUrl.Cluster);
     if (!cds) return true;
@@ -117,10 +113,9 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     return true;
   }
 
-  private respond(typeUrl: TypeUrl, snapshot: Snapshot): void {
+  protected respond(typeUrl: TypeUrl, snapshot: Snapshot): void {
     const state = this.types.get(typeUrl);
     if (!state) return;
-    if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.listenersMayGo(snapshot)) return;
     const typeSnapshot = snapshot.forType(typeUrl);
     const inScope = (name: string): boolean => state.wildcard || state.subscribed.has(name);
     const updates: WireResource[] = [];

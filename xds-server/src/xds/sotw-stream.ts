@@ -11,7 +11,7 @@ import { contentVersion, type WireResource } from './resources.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import type { Snapshot } from './snapshot.js';
 import { AdsStream, clustersMayBeRemoved, heldClusters } from './stream-common.js';
-import { pushOrder, TypeUrl, wildcardTypes } from './type-urls.js';
+import { TypeUrl, wildcardTypes } from './type-urls.js';
 
 interface SotwTypeState {
   /** The proxy has a request outstanding: we may respond. */
@@ -75,10 +75,6 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
     if (snapshot) this.pushAll(snapshot);
   }
 
-  protected pushAll(snapshot: Snapshot): void {
-    for (const typeUrl of pushOrder) this.respond(typeUrl, snapshot);
-  }
-
   protected clustersSettled(snapshot: Snapshot): boolean {
     const cds = this.types.get(TypeUrl.Cluster);
     if (!cds) return true;
@@ -95,10 +91,9 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
     return true;
   }
 
-  private respond(typeUrl: TypeUrl, snapshot: Snapshot): void {
+  protected respond(typeUrl: TypeUrl, snapshot: Snapshot): void {
     const state = this.types.get(typeUrl);
     if (!state?.watchOpen) return;
-    if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.listenersMayGo(snapshot)) return;
     const { version, resources } = this.resourcesToServe(typeUrl, state, snapshot);
     const names = state.wildcard ? '*' : state.names;
     if (state.lastSentVersion === undefined && version === state.initialVersion && version !== '') {

@@ -69,7 +69,16 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
   }
 
   protected abstract handleRequest(typeUrl: TypeUrl, req: Req): void;
-  protected abstract pushAll(snapshot: Snapshot): void;
+  /** Answers for one type if it has anything new for the proxy. */
+  protected abstract respond(typeUrl: TypeUrl, snapshot: Snapshot): void;
+
+  /** Every type in make-before-break order; listeners and routes only once their clusters are in place. */
+  protected pushAll(snapshot: Snapshot): void {
+    for (const typeUrl of pushOrder) {
+      if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.listenersMayGo(snapshot)) continue;
+      this.respond(typeUrl, snapshot);
+    }
+  }
   /** The proxy has settled (ACKed or NACKed) this snapshot's clusters and their endpoints. */
   protected abstract clustersSettled(snapshot: Snapshot): boolean;
 
