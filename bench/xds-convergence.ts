@@ -3,7 +3,7 @@
 // per connected proxy.
 //
 //   npm run bench:xds -- [--clients 1000] [--workers 4] [--rounds 5] [--delta]
-//                        [--change endpoint|listener] [--debounce-ms 100] [--json]
+//                        [--change endpoint|listener] [--debounce-ms 100] [--strict-debounce] [--json]
 //
 // Processes: this coordinator; `mediamesh serve` as a child of its own (its
 // RSS and CPU are read from /proc/<pid>); `--workers` forked client processes
@@ -15,8 +15,9 @@
 // its ACK of a response holding the new config. The write stamp and the ACK
 // stamps use clock.ts (performance.timeOrigin + performance.now(): the machine's
 // wall clock, comparable across processes). Convergence therefore includes the
-// file watcher, the server's debounce (reported as debounce_ms), rebuild,
-// push, the client's receipt and its ACK write.
+// file watcher, the server's debounce or early apply (a renamed-in file that
+// only changes objects applies after a 10 ms settle unless --strict-debounce),
+// rebuild, push, the client's receipt and its ACK write.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,6 +114,7 @@ async function connect(o: BenchOptions, res: Resources, mesh: BenchMesh): Promis
   const server = (res.server = await res.guard(ServerProcess.start({
     configDir: res.configDir!.dir,
     debounceMs: o.debounceMs,
+    strictDebounce: o.strictDebounce,
     nodeArgs: serverNodeArgs,
     onUnexpectedExit: (why) => res.fail(why),
   })));
@@ -198,7 +200,7 @@ async function measureRounds(o: BenchOptions, res: Resources, mesh: BenchMesh, s
 }
 
 async function run(o: BenchOptions, res: Resources): Promise<Record<string, unknown>> {
-  say(`${o.clients} ${o.protocol} clients in ${o.workers} worker processes, ${o.clientsPerConnection} per connection; ${o.routes} routes; ${o.rounds} rounds of a ${o.change} change; debounce ${o.debounceMs} ms`);
+  say(`${o.clients} ${o.protocol} clients in ${o.workers} worker processes, ${o.clientsPerConnection} per connection; ${o.routes} routes; ${o.rounds} rounds of a ${o.change} change (${o.writeMode}); debounce ${o.debounceMs} ms${o.strictDebounce ? ', strict' : ', whole-file edits early'}`);
   const loadBefore = os.loadavg()[0]!;
   say(`host: ${os.cpus().length} CPUs, load average ${loadBefore.toFixed(2)} before start (other jobs on the host skew every number here)`);
   res.configDir = new ConfigDir();
@@ -226,6 +228,7 @@ async function run(o: BenchOptions, res: Resources): Promise<Record<string, unkn
     routes: o.routes,
     clients_per_connection: o.clientsPerConnection,
     debounce_ms: o.debounceMs,
+    strict_debounce: o.strictDebounce,
     samples: all.count,
     convergence_ms_p50: round(all.p50),
     convergence_ms_p90: round(all.p90),

@@ -13,6 +13,7 @@ export interface BenchOptions {
   writeMode: WriteMode;
   protocol: XdsProtocol;
   debounceMs: number;
+  strictDebounce: boolean;
   timeoutS: number;
   clientsPerConnection: number;
   rampBatch: number;
@@ -35,6 +36,8 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --write rename|in-place     how the route file is rewritten (default rename: temp file + rename)
   --delta                     DeltaAggregatedResources instead of SotW
   --debounce-ms N             the server's config debounce (default 100)
+  --strict-debounce           every change waits for the debounce (serve --strict-debounce);
+                              by default a renamed-in file that only changes objects applies early
   --clients-per-connection N  proxies sharing one gRPC channel (default 1: own HTTP/2 connection)
   --ramp-batch N              channels a worker opens per ramp step (default 50)
   --ramp-interval-ms N        pause between ramp steps (default 20)
@@ -70,6 +73,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
         write: { type: 'string' },
         delta: { type: 'boolean' },
         'debounce-ms': { type: 'string' },
+        'strict-debounce': { type: 'boolean' },
         'clients-per-connection': { type: 'string' },
         'ramp-batch': { type: 'string' },
         'ramp-interval-ms': { type: 'string' },
@@ -102,6 +106,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     writeMode,
     protocol: v.delta ? 'delta' : 'sotw',
     debounceMs: int(v['debounce-ms'], 'debounce-ms', 100, 0, 10_000),
+    strictDebounce: v['strict-debounce'] ?? false,
     timeoutS: int(v['timeout-s'], 'timeout-s', 120, 5, 3600),
     clientsPerConnection: int(v['clients-per-connection'], 'clients-per-connection', 1, 1, 10_000),
     rampBatch: int(v['ramp-batch'], 'ramp-batch', 50, 1, 10_000),

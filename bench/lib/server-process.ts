@@ -13,6 +13,7 @@ import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 export interface ServerStartOptions {
   configDir: string;
   debounceMs: number;
+  strictDebounce?: boolean;
   /** Extra flags for node itself (e.g. --cpu-prof). */
   nodeArgs?: string[];
   startTimeoutMs?: number;
@@ -45,7 +46,7 @@ export class ServerProcess {
     const logFile = path.join(logDir, 'server.log');
     const fd = fs.openSync(logFile, 'w');
     const cli = path.join(projectRoot(), 'bin/mediamesh.js');
-    const args = [...(o.nodeArgs ?? []), cli, 'serve', '--config-dir', o.configDir, '--listen-host', '127.0.0.1', '--xds-port', '0', '--admin-port', '0', '--debounce-ms', String(o.debounceMs)];
+    const args = [...(o.nodeArgs ?? []), cli, 'serve', '--config-dir', o.configDir, '--listen-host', '127.0.0.1', '--xds-port', '0', '--admin-port', '0', '--debounce-ms', String(o.debounceMs), ...(o.strictDebounce ? ['--strict-debounce'] : [])];
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', fd] });

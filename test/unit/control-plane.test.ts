@@ -1,6 +1,9 @@
-// The pipeline from files to snapshots: live reload, debouncing, and bad
-// documents that never take good config down.
+// The pipeline from files to snapshots: live reload, debouncing (with the
+// early apply of safe whole-file edits), and bad documents that never take
+// good config down.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { ControlPlane } from '../../xds-server/src/control-plane.js';
 import { FileSource } from '../../xds-server/src/sources/file-source.js';
 import { TypeUrl } from '../../xds-server/src/xds/type-urls.js';
@@ -31,14 +34,71 @@ describe('control plane over a watched directory', () => {
     }
   });
 
-  it('coalesces a burst of changes into one rebuild', async () => {
-    controlPlane = new ControlPlane({ source: new FileSource(config.dir), debounceMs: 150 });
-    await controlPlane.start();
-    let reloads = 0;
-    controlPlane.onReload(() => reloads++);
-    for (let i = 0; i < 10; i++) config.write(`route-${i}.yaml`, udpRouteDocuments({ name: `r${i}`, listenPort: 6000 + i, backends: [{ name: `b${i}`, ports: [31000 + i] }] }));
-    await waitFor('all ten listeners', () => controlPlane.currentSnapshot().forType(TypeUrl.Listener).resources.size === 10, 5000);
-    assert.equal(reloads, 1);
+  for (const earlyApply of [false, true]) {
+    // An early apply may take the first files of a burst; the quiet period takes the rest.
+    const most = earlyApply ? 2 : 1;
+    it(`coalesces a burst of changes into ${most === 1 ? 'one rebuild' : 'at most two rebuilds'}${earlyApply ? '' : ' (strict debounce)'}`, async () => {
+      controlPlane = new ControlPlane({ source: new FileSource(config.dir), debounceMs: 150, earlyApply });
+      await controlPlane.start();
+      let reloads = 0;
+      controlPlane.onReload(() => reloads++);
+      for (let i = 0; i < 10; i++) config.write(`route-${i}.yaml`, udpRouteDocuments({ name: `r${i}`, listenPort: 6000 + i, backends: [{ name: `b${i}`, ports: [31000 + i] }] }));
+      await waitFor('all ten listeners', () => controlPlane.currentSnapshot().forType(TypeUrl.Listener).resources.size === 10, 5000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(reloads >= 1 && reloads <= most, `${reloads} rebuilds`);
+    });
+  }
+
+  describe('before the quiet period ends', () => {
+    // Long enough that anything seen well before it was applied early.
+    const DEBOUNCE_MS = 1500;
+    const route = (name: string, port: number, endpointPort = 30000) => udpRouteDocuments({ name, listenPort: port, backends: [{ name: `${name}-v1`, ports: [endpointPort] }] });
+    const listenerNames = () => [...controlPlane.currentSnapshot().forType(TypeUrl.Listener).resources.keys()];
+    const start = async () => {
+      controlPlane = new ControlPlane({ source: new FileSource(config.dir), debounceMs: DEBOUNCE_MS });
+      await controlPlane.start();
+    };
+    /** Asserts `probe` stays false for a while after a change, then becomes true once the debounce ran. */
+    const waitsForQuiet = async (what: string, probe: () => boolean) => {
+      const changedAt = Date.now();
+      await new Promise((r) => setTimeout(r, DEBOUNCE_MS / 3));
+      assert.equal(probe(), false, `${what} was applied before the quiet period`);
+      await waitFor(what, probe, 5000);
+      assert.ok(Date.now() - changedAt >= DEBOUNCE_MS - 50, `${what} applied after ${Date.now() - changedAt} ms`);
+    };
+
+    it('applies the first whole-file edit of a burst early; the rest of the burst waits', async () => {
+      config.write('a.yaml', route('a', 5004));
+      await start();
+      const changedAt = Date.now();
+      config.write('b.yaml', route('b', 5006));
+      await waitFor('listener b', () => listenerNames().some((n) => n.includes('~b~')), DEBOUNCE_MS - 200, 5);
+      assert.ok(Date.now() - changedAt < DEBOUNCE_MS / 2, `applied after ${Date.now() - changedAt} ms`);
+      config.write('a.yaml', route('a', 5004, 30001));
+      await waitsForQuiet('endpoint port 30001', () => endpointsOf().some((e) => e.includes('"portValue":30001')));
+    });
+
+    it('makes an in-place write wait', async () => {
+      config.write('a.yaml', route('a', 5004));
+      await start();
+      fs.writeFileSync(path.join(config.dir, 'a.yaml'), route('a', 5004, 30002));
+      await waitsForQuiet('endpoint port 30002', () => endpointsOf().some((e) => e.includes('"portValue":30002')));
+    });
+
+    it('makes a whole-file edit that removes a route wait', async () => {
+      config.write('ab.yaml', `${route('a', 5004)}---\n${route('b', 5006)}`);
+      await start();
+      assert.equal(listenerNames().length, 2);
+      config.write('ab.yaml', route('a', 5004));
+      await waitsForQuiet('route b removed', () => listenerNames().length === 1);
+    });
+
+    it('makes a whole-file edit with a new problem wait, and reports it then', async () => {
+      config.write('a.yaml', route('a', 5004));
+      await start();
+      config.write('bad.yaml', 'apiVersion: mediamesh.io/v1alpha1\nkind: UdpRoute\nmetadata: {name: bad, namespace: media}\nspec: {parentRefs: [{name: a, port: 5004}], backendRefs: [{name: missing, port: 1}]}\n');
+      await waitsForQuiet('the problem reported', () => controlPlane.configStatus().problems.length === 1);
+    });
   });
 
   it('keeps serving good routes when a file turns bad, and reports the bad one', async () => {

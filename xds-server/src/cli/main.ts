@@ -12,8 +12,11 @@ const usage = `usage: mediamesh <command> [options]
 
 commands:
   serve --config-dir DIR [--xds-port 18000] [--admin-port 9090] [--listen-host 0.0.0.0] [--debounce-ms 100]
-        [--rtp-module PATH|remote[=PATH]|search-path]
+        [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path]
         run the control plane on a directory of YAML documents (watched for changes);
+        a burst of changes is applied after --debounce-ms of quiet, but files replaced
+        whole (renamed into place) that only add or change objects without new problems
+        apply after a 10 ms settle; --strict-debounce makes every change wait;
         --rtp-module: where Envoy loads the RTP filter .so: a local path (default: this
         checkout's build), remote (served by this admin over HTTP with its sha256; bootstrap
         the sidecar with --extensions-address), or Envoy's dynamic-module search path
@@ -38,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'rtp-module': { type: 'string' } } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' } } });
         if (!values['config-dir']) throw new Error('serve needs --config-dir DIR');
         return await serve({
           configDir: values['config-dir'],
@@ -46,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
           xdsPort: intOption(values['xds-port'], 'xds-port', 18000),
           adminPort: intOption(values['admin-port'], 'admin-port', 9090),
           debounceMs: intOption(values['debounce-ms'], 'debounce-ms', 100),
+          earlyApply: !values['strict-debounce'],
           rtpModule: rtpModuleFromOption(values['rtp-module']),
         });
       }

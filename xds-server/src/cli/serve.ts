@@ -14,6 +14,8 @@ export interface ServeOptions {
   xdsPort: number;
   adminPort: number;
   debounceMs: number;
+  /** Apply whole-file, add-or-change-only edits before the debounce (see ControlPlane). */
+  earlyApply?: boolean;
   rtpModule: RtpModuleSetting;
 }
 
@@ -25,7 +27,7 @@ export interface RunningControlPlane {
 }
 
 export async function startControlPlane(o: ServeOptions): Promise<RunningControlPlane> {
-  const controlPlane = new ControlPlane({ source: new FileSource(o.configDir), debounceMs: o.debounceMs, translate: { rtpModule: o.rtpModule.source } });
+  const controlPlane = new ControlPlane({ source: new FileSource(o.configDir), debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source } });
   await controlPlane.start();
   const ads = new AdsServer(controlPlane.cache);
   const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [] });

@@ -7,14 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger, errorMessage } from '../log.js';
-import type { ConfigSource, SourceUpdate } from './source.js';
-import { type ParseCache, readYamlTree } from './read-yaml.js';
+import type { ConfigSource, SourceChange, SourceUpdate } from './source.js';
+import { isConfigFileName, type ParseCache, readYamlTree } from './read-yaml.js';
 
 const log = createLogger('file-source');
 
 export class FileSource implements ConfigSource {
   private readonly watchers = new Map<string, fs.FSWatcher>();
-  private onChange?: () => void;
+  private onChange?: (change: SourceChange) => void;
   // Documents are treated as immutable downstream, so unchanged files can share their parse.
   private readonly parseCache: ParseCache = new Map();
 
@@ -31,7 +31,7 @@ export class FileSource implements ConfigSource {
   }
 
   /** Calls onChange for every change under the directory; callers debounce. */
-  watch(onChange: () => void): void {
+  watch(onChange: (change: SourceChange) => void): void {
     this.onChange = onChange;
     if (!fs.statSync(this.dir).isDirectory()) {
       // A single file: watch its directory, since the file itself may be replaced.
@@ -60,9 +60,9 @@ export class FileSource implements ConfigSource {
 
   private watchDirectory(dir: string): void {
     try {
-      const watcher = fs.watch(dir, () => {
+      const watcher = fs.watch(dir, (eventType, fileName) => {
         if (fs.statSync(this.dir, { throwIfNoEntry: false })?.isDirectory()) this.syncWatchers();
-        this.onChange?.();
+        this.onChange?.({ wholeFiles: replacedWhole(dir, eventType, fileName) });
       });
       watcher.on('error', (err) => log.error('watch failed; changes here will not be picked up', { dir, error: errorMessage(err) }));
       this.watchers.set(dir, watcher);
@@ -70,6 +70,19 @@ export class FileSource implements ConfigSource {
       throw new Error(`cannot watch ${dir}: ${errorMessage(err)}`);
     }
   }
+}
+
+/**
+ * A config file that a rename put in place (and that is not empty) was written
+ * whole. Events on other names (temp files, dotfiles, ConfigMap volumes'
+ * `..data` link swap) change no config file in place, so they count as whole.
+ */
+function replacedWhole(dir: string, eventType: fs.WatchEventType, fileName: string | null): boolean {
+  if (fileName === null) return false;
+  if (!isConfigFileName(path.basename(fileName))) return true;
+  if (eventType !== 'rename') return false;
+  const stat = fs.statSync(path.join(dir, fileName), { throwIfNoEntry: false });
+  return stat !== undefined && stat.isFile() && stat.size > 0;
 }
 
 function subdirectories(root: string): string[] {

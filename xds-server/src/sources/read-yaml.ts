@@ -15,6 +15,11 @@ export interface ReadResult {
 
 const YAML_FILE = /\.(ya?ml)$/i;
 
+/** Names the tree reader loads: YAML files that are not hidden (editors' and writers' temp files are). */
+export function isConfigFileName(name: string): boolean {
+  return YAML_FILE.test(name) && !name.startsWith('.');
+}
+
 /** All YAML files under a directory (sorted, so output order is stable), or the one file given. */
 export function listYamlFiles(target: string): string[] {
   const stat = fs.statSync(target);
@@ -22,7 +27,7 @@ export function listYamlFiles(target: string): string[] {
   const out: string[] = [];
   for (const entry of fs.readdirSync(target, { withFileTypes: true, recursive: true })) {
     const full = path.join(entry.parentPath ?? entry.path, entry.name);
-    if (entry.isFile() && YAML_FILE.test(entry.name) && !entry.name.startsWith('.')) out.push(full);
+    if (entry.isFile() && isConfigFileName(entry.name)) out.push(full);
   }
   return out.sort();
 }

@@ -8,9 +8,18 @@ export interface SourceUpdate {
   problems: ConfigProblem[];
 }
 
+export interface SourceChange {
+  /**
+   * The change replaced whole files (renamed into place), so a reader never
+   * sees one half-written. In-place writes, deletions and anything the source
+   * cannot tell are false.
+   */
+  wholeFiles: boolean;
+}
+
 export interface ConfigSource {
   describe(): string;
   load(): SourceUpdate | Promise<SourceUpdate>;
-  watch(onChange: () => void): void;
+  watch(onChange: (change: SourceChange) => void): void;
   close(): void;
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Cluster_DiscoveryType } from '../gen/envoy/config/cluster/v3/cluster.js';
 import { HttpConnectionManager } from '../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { type EnvoyResources, toWireResources, type WireResource } from './resources.js';
-import { pushOrder, TypeUrl } from './type-urls.js';
+import { pushOrder, shortTypeName, TypeUrl } from './type-urls.js';
 
 const hcmTypeUrl = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
@@ -65,6 +65,16 @@ export class Snapshot {
     const found = this.byType.get(typeUrl);
     if (!found) throw new Error(`snapshot has no slot for ${typeUrl}`);
     return found;
+  }
+
+  /** Resources of `previous` this snapshot no longer has, as "<type> <name>". */
+  removedSince(previous: Snapshot): string[] {
+    const removed: string[] = [];
+    for (const [typeUrl, before] of previous.byType) {
+      const now = this.forType(typeUrl).resources;
+      for (const name of before.resources.keys()) if (!now.has(name)) removed.push(`${shortTypeName(typeUrl)} ${name}`);
+    }
+    return removed;
   }
 
   resourceCount(): number {
