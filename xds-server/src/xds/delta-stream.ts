@@ -133,6 +133,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       if (this.holdsAll(typeUrl, snapshot)) this.cache.recordInSync(this.nodeId!, typeUrl, typeSnapshot.version);
       return;
     }
+    if (!this.mayRespond(typeUrl, snapshot)) return;
 
     const nonce = String(++this.nonceCounter);
     const previous = new Map<string, string | undefined>();

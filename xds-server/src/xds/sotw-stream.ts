@@ -115,6 +115,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
       state.lastSentNames = names;
       return;
     }
+    if (!this.mayRespond(typeUrl, snapshot)) return;
     const nonce = String(++this.nonceCounter);
     state.resend = false;
     state.watchOpen = false;

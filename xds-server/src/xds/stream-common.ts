@@ -69,15 +69,21 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
   }
 
   protected abstract handleRequest(typeUrl: TypeUrl, req: Req): void;
-  /** Answers for one type if it has anything new for the proxy. */
+  /** Answers for one type if it has anything new for the proxy and `mayRespond` agrees. */
   protected abstract respond(typeUrl: TypeUrl, snapshot: Snapshot): void;
 
-  /** Every type in make-before-break order; listeners and routes only once their clusters are in place. */
+  /** Every type in make-before-break order; `respond` asks `mayRespond` once it has something to send. */
   protected pushAll(snapshot: Snapshot): void {
-    for (const typeUrl of pushOrder) {
-      if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.listenersMayGo(snapshot)) continue;
-      this.respond(typeUrl, snapshot);
-    }
+    for (const typeUrl of pushOrder) this.respond(typeUrl, snapshot);
+  }
+
+  /**
+   * Listeners and routes go out only once their clusters are in place. Asked
+   * only when there is something new to send, so a change that leaves them
+   * alone never waits on (or times) the clusters.
+   */
+  protected mayRespond(typeUrl: TypeUrl, snapshot: Snapshot): boolean {
+    return (typeUrl !== TypeUrl.Listener && typeUrl !== TypeUrl.RouteConfiguration) || this.listenersMayGo(snapshot);
   }
   /** The proxy has settled (ACKed or NACKed) this snapshot's clusters and their endpoints. */
   protected abstract clustersSettled(snapshot: Snapshot): boolean;
