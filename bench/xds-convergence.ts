@@ -2,7 +2,7 @@
 // connected proxy has ACKed the new config, and what the control plane costs
 // per connected proxy.
 //
-//   npm run bench:xds -- [--clients 1000] [--workers 4] [--rounds 5] [--delta]
+//   npm run bench:xds -- [--clients 1000] [--workers CPUS] [--rounds 5] [--delta]
 //                        [--change endpoint|listener] [--debounce-ms 100] [--strict-debounce] [--json]
 //
 // Processes: this coordinator; `mediamesh serve` as a child of its own (its
