@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ControlPlane } from '../../xds-server/src/control-plane.js';
 import { FileSource } from '../../xds-server/src/sources/file-source.js';
+import { readYamlTree } from '../../xds-server/src/sources/read-yaml.js';
 import { TypeUrl } from '../../xds-server/src/xds/type-urls.js';
 import { ConfigDir, udpRouteDocuments } from '../helpers/mesh-files.js';
 import { waitFor } from '../helpers/poll.js';
@@ -32,6 +33,27 @@ describe('control plane over a watched directory', () => {
       config.write('feed.yaml', udpRouteDocuments({ name: 'feed', listenPort: 5004, backends: [{ name: 'v1', ports: [port] }] }));
       await waitFor(`endpoint port ${port}`, () => endpointsOf().some((e) => e.includes(`"portValue":${port}`)), 5000);
     }
+  });
+
+  it('reads a ConfigMap volume through its symlinks and follows its atomic swap', async () => {
+    // The layout the kubelet writes: files in a timestamped dir, `..data` pointing at it, visible symlinks through `..data`.
+    const publish = (stamp: string, endpointPort: number) => {
+      fs.mkdirSync(path.join(config.dir, stamp));
+      fs.writeFileSync(path.join(config.dir, stamp, 'feed.yaml'), udpRouteDocuments({ name: 'feed', listenPort: 5004, backends: [{ name: 'v1', ports: [endpointPort] }] }));
+      fs.symlinkSync(stamp, path.join(config.dir, '..data_tmp'));
+      fs.renameSync(path.join(config.dir, '..data_tmp'), path.join(config.dir, '..data'));
+    };
+    publish('..2026_11_21_10_00_00.000000001', 30010);
+    fs.symlinkSync('..data/feed.yaml', path.join(config.dir, 'feed.yaml'));
+    controlPlane = new ControlPlane({ source: new FileSource(config.dir), debounceMs: 20 });
+    await controlPlane.start();
+    assert.deepEqual(readYamlTree(config.dir).files, [path.join(config.dir, 'feed.yaml')], 'read once, through the symlink');
+    assert.deepEqual(controlPlane.configStatus().problems, []);
+    assert.ok(endpointsOf().some((e) => e.includes('"portValue":30010')));
+    publish('..2026_11_21_10_05_00.000000002', 30011);
+    fs.rmSync(path.join(config.dir, '..2026_11_21_10_00_00.000000001'), { recursive: true });
+    await waitFor('the swapped-in endpoint', () => endpointsOf().some((e) => e.includes('"portValue":30011')), 5000);
+    assert.equal(controlPlane.configStatus().accepted.udpRoutes, 1);
   });
 
   for (const earlyApply of [false, true]) {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger, errorMessage } from '../log.js';
 import type { ConfigSource, SourceChange, SourceUpdate } from './source.js';
-import { isConfigFileName, type ParseCache, readYamlTree } from './read-yaml.js';
+import { isConfigFileName, type ParseCache, readYamlTree, walkConfigTree } from './read-yaml.js';
 
 const log = createLogger('file-source');
 
@@ -48,7 +48,7 @@ export class FileSource implements ConfigSource {
 
   /** Watches every directory under the root, adding new ones and dropping removed ones. */
   private syncWatchers(): void {
-    const present = new Set([this.dir, ...subdirectories(this.dir)]);
+    const present = new Set(walkConfigTree(this.dir).dirs);
     for (const [dir, watcher] of this.watchers) {
       if (!present.has(dir)) {
         watcher.close();
@@ -83,11 +83,4 @@ function replacedWhole(dir: string, eventType: fs.WatchEventType, fileName: stri
   if (eventType !== 'rename') return false;
   const stat = fs.statSync(path.join(dir, fileName), { throwIfNoEntry: false });
   return stat !== undefined && stat.isFile() && stat.size > 0;
-}
-
-function subdirectories(root: string): string[] {
-  return fs
-    .readdirSync(root, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => path.join(e.parentPath ?? e.path, e.name));
 }

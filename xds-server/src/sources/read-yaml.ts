@@ -20,16 +20,32 @@ export function isConfigFileName(name: string): boolean {
   return YAML_FILE.test(name) && !name.startsWith('.');
 }
 
+/**
+ * The directories and config files under `root`. Hidden names are skipped:
+ * editors' temp files, and a ConfigMap volume's `..data` link and timestamped
+ * `..2026_…` directory, whose files are read through the visible symlinks
+ * beside them. A symlink counts as what it points to; symlinked directories
+ * are not entered (no cycles).
+ */
+export function walkConfigTree(root: string): { files: string[]; dirs: string[] } {
+  const files: string[] = [];
+  const dirs: string[] = [root];
+  for (let i = 0; i < dirs.length; i++) {
+    for (const entry of fs.readdirSync(dirs[i]!, { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const full = path.join(dirs[i]!, entry.name);
+      if (entry.isDirectory()) dirs.push(full);
+      else if (isConfigFileName(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && fs.statSync(full, { throwIfNoEntry: false })?.isFile()))) files.push(full);
+    }
+  }
+  return { files, dirs };
+}
+
 /** All YAML files under a directory (sorted, so output order is stable), or the one file given. */
 export function listYamlFiles(target: string): string[] {
   const stat = fs.statSync(target);
   if (!stat.isDirectory()) return [target];
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(target, { withFileTypes: true, recursive: true })) {
-    const full = path.join(entry.parentPath ?? entry.path, entry.name);
-    if (entry.isFile() && isConfigFileName(entry.name)) out.push(full);
-  }
-  return out.sort();
+  return walkConfigTree(target).files.sort();
 }
 
 export function parseYamlText(text: string, source: string): { documents: SourcedDocument[]; problems: ConfigProblem[] } {
