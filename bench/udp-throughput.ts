@@ -216,7 +216,6 @@ async function main(): Promise<number> {
     children.killAll();
     if (envoy) {
       await envoy.stop();
-      fs.rmSync(envoy.workDir, { recursive: true, force: true });
     }
     restoreNice();
   }

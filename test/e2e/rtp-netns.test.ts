@@ -14,7 +14,6 @@
 // Must run as root; fails (does not skip) otherwise.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
@@ -150,13 +149,10 @@ describe('RTP through the mesh between pods (network namespaces, real Envoy, GSt
     this.timeout(30_000);
     if (figures.length) console.log(`      measured:\n${figures.map((f) => `        ${f}`).join('\n')}`);
     const errors: string[] = [];
-    await envoy?.stop().catch((e: unknown) => errors.push(String(e)));
-    if (envoy) {
-      // Keep Envoy's log only when something failed.
-      const failed = this.test?.parent?.tests.some((t) => t.state === 'failed');
-      if (failed) console.log(`      Envoy's log and bootstrap: ${envoy.workDir}`);
-      else fs.rmSync(envoy.workDir, { recursive: true, force: true });
-    }
+    // Keep Envoy's log only when something failed.
+    const failed = this.test?.parent?.tests.some((t) => t.state === 'failed') ?? false;
+    await envoy?.stop({ keepWorkDir: failed }).catch((e: unknown) => errors.push(String(e)));
+    if (envoy && failed) console.log(`      Envoy's log and bootstrap: ${envoy.workDir}`);
     await controlPlane?.stop().catch((e: unknown) => errors.push(String(e)));
     if (lab) {
       await lab.close();

@@ -63,6 +63,8 @@ export class EnvoyProcess {
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
         const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-3000) : '';
+        // The error carries the log's tail; the dir would only pile up.
+        fs.rmSync(workDir, { recursive: true, force: true });
         throw new Error(`Envoy exited during start-up (${child.exitCode ?? child.signalCode}): ${stderr}${log}`);
       }
       const address = fs.existsSync(adminPath) ? fs.readFileSync(adminPath, 'utf8').trim() : '';
@@ -78,7 +80,7 @@ export class EnvoyProcess {
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill('SIGKILL');
-    throw new Error(`Envoy did not become ready in 20 s; stderr: ${stderr}`);
+    throw new Error(`Envoy did not become ready in 20 s; stderr: ${stderr}; its log and bootstrap: ${workDir}`);
   }
 
   isRunning(): boolean {
@@ -94,12 +96,15 @@ export class EnvoyProcess {
     return this.stdoutFile && fs.existsSync(this.stdoutFile) ? fs.readFileSync(this.stdoutFile, 'utf8') : '';
   }
 
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await done;
-    clearTimeout(timer);
+  /** Stops Envoy and removes its work dir (bootstrap, logs) unless asked to keep it for a post-mortem. */
+  async stop(o: { keepWorkDir?: boolean } = {}): Promise<void> {
+    if (!this.exited) {
+      const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      await done;
+      clearTimeout(timer);
+    }
+    if (!o.keepWorkDir) fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 }
