@@ -166,7 +166,7 @@ async function main(): Promise<number> {
     // Envoy's worker gets a core of its own; the generator and the sink share the other(s).
     const pin = o.pin && cpus >= 2 ? { envoyCpu: cpus - 1, loadCpu: 0 } : undefined;
     envoy = await EnvoyProcess.start({
-      bootstrapYaml: benchBootstrap([listeners.plain, listeners.filter], modulePath, o.rcvbuf),
+      bootstrapYaml: benchBootstrap([listeners.plain, listeners.filter], { modulePath, gaugeIntervalMs: o.gaugeIntervalMs }, o.rcvbuf),
       concurrency: ENVOY_CONCURRENCY,
       logLevel: 'warning',
       prefix: [...(o.nice !== 0 ? ['nice', '-n', String(o.nice)] : []), ...(pin ? ['taskset', '-c', String(pin.envoyCpu)] : [])],
@@ -194,6 +194,7 @@ async function main(): Promise<number> {
         rcvbuf: o.rcvbuf,
         sender_tick_us: o.tickUs,
         rtp_streams: o.ssrcs,
+        filter_gauge_interval_ms: o.gaugeIntervalMs ?? 'default',
         nice: o.nice,
         sender_nice_at_max: Math.min(19, o.nice + o.maxSenderNice),
         quiet_host: `before each trial wait up to ${o.quietWaitS} s for the host to be idle (<= ${OTHER_LOAD_MAX_CORES} cores busy); re-run a trial other processes used > ${OTHER_LOAD_MAX_CORES} cores during, up to ${o.retries} times`,

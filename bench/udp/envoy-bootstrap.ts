@@ -46,8 +46,14 @@ export function statNames(l: ProxiedListener) {
 /** Only the stats above, in one admin call. */
 export const STATS_FILTER = '^(listener\\.127\\.0\\.0\\.1_[0-9]+\\.udp\\.|udp\\.bench\\.|cluster\\.bench_[a-z]+_sink\\.udp\\.|mediamesh\\.rtp\\.)';
 
-function rtpFilter(modulePath: string): string {
-  const filterConfig = JSON.stringify({ route: RTP_ROUTE, stat_prefix: 'mediamesh' });
+export interface BenchFilterSettings {
+  modulePath: string;
+  /** The filter's gauge_interval_ms; undefined keeps the filter's default. */
+  gaugeIntervalMs?: number;
+}
+
+function rtpFilter(f: BenchFilterSettings): string {
+  const filterConfig = JSON.stringify({ route: RTP_ROUTE, stat_prefix: 'mediamesh', ...(f.gaugeIntervalMs === undefined ? {} : { gauge_interval_ms: f.gaugeIntervalMs }) });
   return `
     - name: envoy.filters.udp_listener.dynamic_modules
       typed_config:
@@ -56,14 +62,14 @@ function rtpFilter(modulePath: string): string {
           name: mediamesh_rtp_filter
           metrics_namespace: mediamesh
           do_not_close: true
-          module: { local: { filename: ${JSON.stringify(modulePath)} } }
+          module: { local: { filename: ${JSON.stringify(f.modulePath)} } }
         filter_name: rtp
         filter_config:
           "@type": type.googleapis.com/google.protobuf.StringValue
           value: ${JSON.stringify(filterConfig)}`;
 }
 
-function listener(l: ProxiedListener, modulePath: string, rcvbuf: number): string {
+function listener(l: ProxiedListener, filter: BenchFilterSettings, rcvbuf: number): string {
   // SOL_SOCKET (1) / SO_RCVBUF (8), set before bind.
   const socketOptions = rcvbuf > 0 ? `
     socket_options:
@@ -72,7 +78,7 @@ function listener(l: ProxiedListener, modulePath: string, rcvbuf: number): strin
   - name: udp~bench~${l.config}~${l.listenPort}
     address: { socket_address: { protocol: UDP, address: 127.0.0.1, port_value: ${l.listenPort} } }
     udp_listener_config: {}${socketOptions}
-    listener_filters:${l.config === 'filter' ? rtpFilter(modulePath) : ''}
+    listener_filters:${l.config === 'filter' ? rtpFilter(filter) : ''}
     - name: envoy.filters.udp_listener.udp_proxy
       typed_config:
         "@type": type.googleapis.com/envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig
@@ -99,12 +105,12 @@ function cluster(l: ProxiedListener): string {
         - endpoint: { address: { socket_address: { protocol: UDP, address: 127.0.0.1, port_value: ${l.sinkPort} } } }`;
 }
 
-export function benchBootstrap(listeners: ProxiedListener[], modulePath: string, rcvbuf: number): string {
+export function benchBootstrap(listeners: ProxiedListener[], filter: BenchFilterSettings, rcvbuf: number): string {
   return `# mediamesh UDP bench (bench/udp-throughput.ts)
 admin:
   address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
 static_resources:
-  listeners:${listeners.map((l) => listener(l, modulePath, rcvbuf)).join('')}
+  listeners:${listeners.map((l) => listener(l, filter, rcvbuf)).join('')}
   clusters:${listeners.map(cluster).join('')}
 `;
 }

@@ -18,6 +18,8 @@ export interface UdpBenchOptions {
   tickUs: number;
   /** RTP streams (SSRCs) the sender interleaves; 1 = the fixed-SSRC stream of the issue. */
   ssrcs: number;
+  /** The RTP filter's gauge_interval_ms; undefined = the filter's default. */
+  gaugeIntervalMs?: number;
   /** Nice value of the sender at 'max', so the proxy and sink keep their CPU. */
   maxSenderNice: number;
   /** Pin Envoy to the last CPU and the sender and sink to CPU 0. */
@@ -41,6 +43,8 @@ export const USAGE = `usage: npm run bench:udp -- [options]
   --rcvbuf BYTES      SO_RCVBUF of Envoy's listener socket and the sink (default 4194304; 0 = kernel default)
   --tick-us US        sender burst period when paced (default 50)
   --ssrcs N           RTP streams interleaved by the sender (default 1; the filter tracks up to 64)
+  --gauge-interval-ms N  the RTP filter's gauge_interval_ms (default: the filter's, 50; 0 = scan
+                      every source on every packet)
   --max-sender-nice N nice value of the sender at "max" (default 10)
   --no-pin            let the scheduler place processes (default: Envoy on the last CPU,
                       sender and sink on CPU 0)
@@ -101,6 +105,7 @@ export function parseUdpBenchOptions(argv: string[]): UdpBenchOptions | 'help' {
         rcvbuf: { type: 'string' },
         'tick-us': { type: 'string' },
         ssrcs: { type: 'string' },
+        'gauge-interval-ms': { type: 'string' },
         'max-sender-nice': { type: 'string' },
         'no-pin': { type: 'boolean' },
         nice: { type: 'string' },
@@ -129,6 +134,7 @@ export function parseUdpBenchOptions(argv: string[]): UdpBenchOptions | 'help' {
     rcvbuf: int(v.rcvbuf, 'rcvbuf', 4 * 1024 * 1024, 0, 1 << 30),
     tickUs: num(v['tick-us'], 'tick-us', 50, 0, 10_000),
     ssrcs: int(v.ssrcs, 'ssrcs', 1, 1, 4096),
+    gaugeIntervalMs: v['gauge-interval-ms'] === undefined ? undefined : int(v['gauge-interval-ms'], 'gauge-interval-ms', 50, 0, 60_000),
     maxSenderNice: int(v['max-sender-nice'], 'max-sender-nice', 10, 0, 19),
     pin: !(v['no-pin'] ?? false),
     nice: int(v.nice, 'nice', 0, -20, 19),

@@ -170,8 +170,9 @@ void RtpFilter::onDatagram(
   if (!readDatagram(envoy_filter, data, length)) {
     return;  // Nothing readable; the datagram still goes on to udp_proxy.
   }
-  tracker_.onDatagram(data, length, monotonicNanos());
-  publish(envoy_filter);
+  const uint64_t now_ns = monotonicNanos();
+  tracker_.onDatagram(data, length, now_ns);
+  publish(envoy_filter, now_ns);
 }
 
 void RtpFilter::publishGaugeDelta(
@@ -188,7 +189,8 @@ void RtpFilter::publishGaugeDelta(
   published = now;
 }
 
-void RtpFilter::publish(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr envoy_filter) noexcept {
+void RtpFilter::publish(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr envoy_filter,
+                        uint64_t now_ns) noexcept {
   uint64_t now[kCounterCount];
   counterValues(tracker_.counters(), now);
   for (size_t i = 0; i < kCounterCount; ++i) {
@@ -201,9 +203,19 @@ void RtpFilter::publish(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr 
     }
   }
 
-  publishGaugeDelta(envoy_filter, Gauge::ActiveSsrcs, tracker_.activeSources());
   publishGaugeDelta(envoy_filter, Gauge::LostPending, tracker_.pendingLost());
 
+  const uint64_t started = tracker_.counters().sources_started;
+  if (now_ns >= next_scan_ns_ || started != sources_started_at_scan_) {
+    next_scan_ns_ = now_ns + config_.settings().gauge_interval_ns;
+    sources_started_at_scan_ = started;
+    publishScannedGauges(envoy_filter);
+  }
+}
+
+void RtpFilter::publishScannedGauges(
+    envoy_dynamic_module_type_udp_listener_filter_envoy_ptr envoy_filter) noexcept {
+  publishGaugeDelta(envoy_filter, Gauge::ActiveSsrcs, tracker_.activeSources());
   const uint64_t jitter = jitterGaugeValue(tracker_.jitterMicros());
   uint64_t& published_jitter = published_gauges_[index(Gauge::JitterUs)];
   if (jitter != published_jitter) {

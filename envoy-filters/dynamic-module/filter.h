@@ -23,8 +23,12 @@
 //                 when its own changes. Two workers publishing at once may
 //                 leave the older maximum for one packet; with one stream per
 //                 worker it is exact.
-// Gauges move only when a datagram arrives (the 1.40 UDP ABI has no timer),
-// so after traffic stops they keep their last values until the next packet.
+// active_ssrcs and jitter_us scan every tracked source, so they are
+// recomputed at most every gauge_interval_ms (default 50) while packets flow,
+// and at once when a new source joins the table: per-packet cost stays
+// flat in the number of streams. Gauges move only when a datagram arrives
+// (the 1.40 UDP ABI has no timer), so after traffic stops they keep their
+// last values until the next packet.
 #pragma once
 
 #include <atomic>
@@ -89,7 +93,9 @@ class RtpFilter {
   // scratch_ only when Envoy holds it in several slices).
   bool readDatagram(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr envoy_filter,
                     const uint8_t*& data, size_t& length) noexcept;
-  void publish(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr envoy_filter) noexcept;
+  void publish(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr envoy_filter,
+               uint64_t now_ns) noexcept;
+  void publishScannedGauges(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr envoy_filter) noexcept;
   void publishGaugeDelta(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr envoy_filter,
                          Gauge gauge, uint64_t now) noexcept;
 
@@ -100,6 +106,10 @@ class RtpFilter {
   // What this worker has already added to Envoy's metrics.
   uint64_t published_counters_[kCounterCount] = {};
   uint64_t published_gauges_[kGaugeCount] = {};
+  // When active_ssrcs and jitter_us are next recomputed, and the tracker's
+  // sources_started at the last recompute (a change forces one).
+  uint64_t next_scan_ns_ = 0;
+  uint64_t sources_started_at_scan_ = 0;
 
   // Reused across datagrams: no allocation per packet once warmed up.
   std::vector<envoy_dynamic_module_type_envoy_buffer> chunks_;

@@ -124,6 +124,12 @@ ParseResult parseFilterConfig(std::string_view text) {
         return fail("source_timeout_ms must be an integer 1..86400000");
       }
       settings.tracker.source_timeout_ns = ms * 1'000'000ull;
+    } else if (key == "gauge_interval_ms") {
+      uint64_t ms = 0;
+      if (!readBoundedUnsigned(value, 0, kMaxGaugeIntervalMs, ms)) {
+        return fail("gauge_interval_ms must be an integer 0..60000");
+      }
+      settings.gauge_interval_ns = ms * 1'000'000ull;
     } else {
       return fail("unknown filter_config key '" + key + "'");
     }

@@ -23,6 +23,8 @@ inline constexpr std::string_view kFilterName = "rtp";
 inline constexpr size_t kMaxRouteLength = 128;
 inline constexpr size_t kMaxSourcesLimit = 4096;
 inline constexpr uint64_t kMaxSourceTimeoutMs = 24ull * 3600 * 1000;
+inline constexpr uint64_t kMaxGaugeIntervalMs = 60'000;
+inline constexpr uint64_t kDefaultGaugeIntervalMs = 50;
 
 struct FilterSettings {
   // Route name, the middle of every stat name: `<ns>.rtp.<route>.<metric>`.
@@ -32,6 +34,10 @@ struct FilterSettings {
   // field); empty when not given.
   std::string stat_prefix;
   rtp::TrackerConfig tracker;
+  // How often active_ssrcs and jitter_us, which scan every source, are
+  // recomputed while packets flow; 0 = on every packet. A new source in the
+  // table recomputes them at once.
+  uint64_t gauge_interval_ns = kDefaultGaugeIntervalMs * 1'000'000ull;
 };
 
 struct ParseResult {
@@ -47,6 +53,7 @@ struct ParseResult {
 //   "clock_rates"       object, optional: {"<payload type 0..127>": hz > 0}
 //   "max_sources"       integer 1..4096, optional (default 64)
 //   "source_timeout_ms" integer 1..86400000, optional (default 30000)
+//   "gauge_interval_ms" integer 0..60000, optional (default 50)
 ParseResult parseFilterConfig(std::string_view json);
 
 // True when `name` is a usable stat name segment list (the route rule above).

@@ -174,6 +174,7 @@ int32_t RtpTracker::acquireSlot(uint32_t ssrc, uint16_t first_seq) noexcept {
     lruUnlink(slot);
     ++counters_.sources_evicted;
   }
+  ++counters_.sources_started;
   Source& s = slots_[static_cast<size_t>(slot)];
   s = Source{};
   s.ssrc = ssrc;

@@ -98,6 +98,7 @@ struct RtpCounters {
   uint64_t unvalidated = 0;      // probation and post-jump packets
   uint64_t resyncs = 0;          // A.1 restarts after a large jump
   uint64_t sources_evicted = 0;  // table full, least recently heard dropped
+  uint64_t sources_started = 0;  // SSRCs that got a table slot (new or after eviction)
 };
 
 // A copy of one source's state, for tests and debugging.

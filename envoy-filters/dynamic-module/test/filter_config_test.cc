@@ -11,7 +11,7 @@ namespace {
 TEST(FilterConfigTest, FullConfig) {
   const ParseResult r = parseFilterConfig(
       R"({"route":"media.feed","stat_prefix":"mediamesh","clock_rates":{"111":48000,"0":16000},)"
-      R"("max_sources":32,"source_timeout_ms":5000})");
+      R"("max_sources":32,"source_timeout_ms":5000,"gauge_interval_ms":0})");
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ("media.feed", r.settings.route);
   EXPECT_EQ("mediamesh", r.settings.stat_prefix);
@@ -20,6 +20,7 @@ TEST(FilterConfigTest, FullConfig) {
   EXPECT_EQ(rtp::ClockRateMap::defaults().hz[8], r.settings.tracker.clock_rates.hz[8]);
   EXPECT_EQ(32u, r.settings.tracker.max_sources);
   EXPECT_EQ(5'000'000'000ull, r.settings.tracker.source_timeout_ns);
+  EXPECT_EQ(0u, r.settings.gauge_interval_ns);
 }
 
 TEST(FilterConfigTest, DefaultsWithRouteOnly) {
@@ -29,6 +30,7 @@ TEST(FilterConfigTest, DefaultsWithRouteOnly) {
   EXPECT_EQ(defaults.max_sources, r.settings.tracker.max_sources);
   EXPECT_EQ(defaults.source_timeout_ns, r.settings.tracker.source_timeout_ns);
   EXPECT_TRUE(r.settings.stat_prefix.empty());
+  EXPECT_EQ(50'000'000ull, r.settings.gauge_interval_ns);
 }
 
 struct BadCase {
@@ -74,6 +76,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"max_sources_big", R"({"route":"a","max_sources":4097})", "max_sources"},
         BadCase{"max_sources_string", R"({"route":"a","max_sources":"64"})", "max_sources"},
         BadCase{"timeout_zero", R"({"route":"a","source_timeout_ms":0})", "source_timeout_ms"},
+        BadCase{"gauge_interval_big", R"({"route":"a","gauge_interval_ms":60001})", "gauge_interval_ms"},
+        BadCase{"gauge_interval_negative", R"({"route":"a","gauge_interval_ms":-1})", "gauge_interval_ms"},
         BadCase{"bad_utf8", "{\"route\":\"a\xff\"}", "not valid JSON"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 

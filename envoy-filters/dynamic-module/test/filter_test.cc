@@ -1,8 +1,10 @@
 // Drives the module's exported hooks against FakeEnvoy: config accept and
 // reject, metric names, per-datagram publishing, multi-slice datagrams and
 // the gauge bookkeeping across workers and teardown.
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "envoy_abi.h"
@@ -175,7 +177,8 @@ TEST_F(FilterTest, MultiSliceDatagramReadsLikeOneSlice) {
 }
 
 TEST_F(FilterTest, GaugesSumOverWorkersAndJitterIsTheMaximum) {
-  const void* config = newConfig(R"({"route":"media.feed"})");
+  // Every packet recomputes the scanned gauges, so they can be compared with the trackers.
+  const void* config = newConfig(R"({"route":"media.feed","gauge_interval_ms":0})");
   FakeWorker w0, w1;
   w1.worker_index = 1;
   const void* f0 = envoy_dynamic_module_on_udp_listener_filter_new(config, &w0);
@@ -208,6 +211,49 @@ TEST_F(FilterTest, GaugesSumOverWorkersAndJitterIsTheMaximum) {
   envoy_dynamic_module_on_udp_listener_filter_destroy(f0);
   EXPECT_EQ(0, g("active_ssrcs"));
   EXPECT_EQ(0, g("jitter_us"));
+  envoy_dynamic_module_on_udp_listener_filter_config_destroy(config);
+}
+
+// 10 packets of one stream whose timestamps swing, so its jitter grows on every packet.
+void sendJitteryStream(const void* filter, FakeWorker& w, uint32_t ssrc, uint16_t first_seq) {
+  for (uint16_t seq = first_seq; seq < first_seq + 10; ++seq) {
+    const uint32_t ts = seq * 3000u + (seq % 2) * 45000u;
+    w.chunks = {rtp(seq, ts, ssrc, 96)};
+    envoy_dynamic_module_on_udp_listener_filter_on_data(&w, filter);
+  }
+}
+
+TEST_F(FilterTest, ScannedGaugesWaitForTheIntervalButNotForANewSource) {
+  const void* config = newConfig(R"({"route":"media.feed","gauge_interval_ms":60000})");
+  FakeWorker w;
+  const void* f = envoy_dynamic_module_on_udp_listener_filter_new(config, &w);
+  const auto& tracker = static_cast<const RtpFilter*>(f)->tracker();
+  sendJitteryStream(f, w, 100, 1);
+  EXPECT_EQ(1, g("active_ssrcs"));  // published with the first packet
+  EXPECT_GT(jitterGaugeValue(tracker.jitterMicros()), 0u);
+  EXPECT_EQ(0, g("jitter_us")) << "recomputed before the interval";
+  EXPECT_EQ(10, c("packets"));      // counters are never held back
+
+  sendJitteryStream(f, w, 200, 1);  // a new source recomputes at once
+  EXPECT_EQ(2, g("active_ssrcs"));
+  EXPECT_GT(g("jitter_us"), 0);
+  envoy_dynamic_module_on_udp_listener_filter_destroy(f);
+  envoy_dynamic_module_on_udp_listener_filter_config_destroy(config);
+}
+
+TEST_F(FilterTest, ScannedGaugesFollowAfterTheInterval) {
+  const void* config = newConfig(R"({"route":"media.feed","gauge_interval_ms":20})");
+  FakeWorker w;
+  const void* f = envoy_dynamic_module_on_udp_listener_filter_new(config, &w);
+  const auto& tracker = static_cast<const RtpFilter*>(f)->tracker();
+  sendJitteryStream(f, w, 100, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  sendJitteryStream(f, w, 100, 11);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  w.chunks = {rtp(21, 21 * 3000u, 100, 96)};
+  envoy_dynamic_module_on_udp_listener_filter_on_data(&w, f);
+  EXPECT_EQ(static_cast<int64_t>(jitterGaugeValue(tracker.jitterMicros())), g("jitter_us"));
+  envoy_dynamic_module_on_udp_listener_filter_destroy(f);
   envoy_dynamic_module_on_udp_listener_filter_config_destroy(config);
 }
 
