@@ -96,8 +96,10 @@ describe('control plane over a watched directory', () => {
       config.write('b.yaml', route('b', 5006));
       await waitFor('listener b', () => listenerNames().some((n) => n.includes('~b~')), DEBOUNCE_MS - 200, 5);
       assert.ok(Date.now() - changedAt < DEBOUNCE_MS / 2, `applied after ${Date.now() - changedAt} ms`);
+      assert.equal(controlPlane.configStatus().loadedBy, 'early');
       config.write('a.yaml', route('a', 5004, 30001));
       await waitsForQuiet('endpoint port 30001', () => endpointsOf().some((e) => e.includes('"portValue":30001')));
+      assert.equal(controlPlane.configStatus().loadedBy, 'settled');
     });
 
     it('makes an in-place write wait', async () => {

@@ -20,7 +20,7 @@ const PUBLISH_BATCH = 64;
 /** Lets the events of one write (temp file, rename) arrive before an early apply reads the files. */
 export const EARLY_APPLY_SETTLE_MS = 10;
 
-type ReloadKind = 'early' | 'settled';
+export type ReloadKind = 'early' | 'settled';
 
 /** One burst of changes: open from its first event until the quiet period after its last. */
 interface Burst {
@@ -47,6 +47,8 @@ export interface ConfigStatus {
   ready: boolean;
   generation: number;
   loadedAt?: string;
+  /** Whether the last rebuild was an early apply or waited for the quiet period. */
+  loadedBy?: ReloadKind;
   snapshotVersion: string;
   accepted: { documents: number; udpRoutes: number; rtspRoutes: number; services: number; endpointSlices: number };
   problems: (ConfigProblem & { message: string })[];
@@ -159,6 +161,7 @@ export class ControlPlane {
         ready: true,
         generation: this.status.generation + 1,
         loadedAt: new Date().toISOString(),
+        loadedBy: kind,
         snapshotVersion: snapshot.version,
         accepted: {
           documents: config.udpRoutes.length + config.rtspRoutes.length + config.services.length + config.endpointSlices.length,
@@ -171,14 +174,14 @@ export class ControlPlane {
         translationErrors: errors,
       };
       if (snapshot.version !== this.snapshot.version) {
-        log.info('config changed', { snapshot: snapshot.version, previous: this.snapshot.version, resources: snapshot.resourceCount(), rejected: allProblems.length });
+        log.info('config changed', { snapshot: snapshot.version, previous: this.snapshot.version, resources: snapshot.resourceCount(), rejected: allProblems.length, applied: kind });
         this.snapshot = snapshot;
         await this.publish(snapshot);
       }
     } catch (err) {
       if (kind === 'early') return false;
       log.error('config rebuild failed; keeping the last good config', { error: errorMessage(err), snapshot: this.snapshot.version });
-      this.status = { ...this.status, ready: this.status.ready, generation: this.status.generation + 1, translationErrors: [{ resource: '*', reason: errorMessage(err) }] };
+      this.status = { ...this.status, ready: this.status.ready, generation: this.status.generation + 1, loadedBy: kind, translationErrors: [{ resource: '*', reason: errorMessage(err) }] };
     }
     for (const listener of this.changeListeners) listener(this.status);
     return true;

@@ -34,8 +34,13 @@ export function createMetrics(controlPlane: ControlPlane): Registry {
       this.set(controlPlane.configStatus().problems.length);
     },
   });
-  const reloads = new Counter({ name: 'mediamesh_config_reloads_total', help: 'Times the config was rebuilt from its source.', registers: [registry] });
-  controlPlane.onReload(() => reloads.inc());
+  const reloads = new Counter({
+    name: 'mediamesh_config_reloads_total',
+    help: 'Times the config was rebuilt from its source; when="early" for edits applied before the debounce.',
+    labelNames: ['when'],
+    registers: [registry],
+  });
+  controlPlane.onReload((status) => reloads.inc({ when: status.loadedBy ?? 'settled' }));
 
   // Send times of responses awaiting an answer: node → type → (version, time).
   const pending = new Map<string, Map<TypeUrl, { version: string; at: bigint }>>();
