@@ -3,6 +3,9 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { ChangeKind, WriteMode } from './bench-mesh.js';
 import type { XdsProtocol } from './worker-protocol.js';
+import { int, OptionsError } from './option-values.js';
+
+export { OptionsError };
 
 export interface BenchOptions {
   clients: number;
@@ -49,15 +52,6 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --client-cpu-prof DIR       the same for the client workers (profiles only, no summary)
   --check                     exit 1 if p99 >= 250 ms or RSS/client >= 1 MiB
   --json                      last stdout line: one JSON summary`;
-
-export class OptionsError extends Error {}
-
-function int(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new OptionsError(`--${name} must be an integer in ${min}..${max}, got "${raw}"`);
-  return n;
-}
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   let parsed;

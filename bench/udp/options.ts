@@ -1,5 +1,8 @@
 // Command-line options of bench/udp-throughput.ts, parsed and bounded.
 import { parseArgs } from 'node:util';
+import { int, num, OptionsError } from '../lib/option-values.js';
+
+export { OptionsError };
 
 /** An offered packet rate: packets per second, or 'max' (back-to-back). */
 export type Rate = number | 'max';
@@ -55,22 +58,6 @@ export const USAGE = `usage: npm run bench:udp -- [options]
   --retries N         re-run a trial other processes disturbed, up to N times (default 2)
   --quick             smoke run: short trials, fewer points
   --json              last stdout line: one JSON summary`;
-
-export class OptionsError extends Error {}
-
-function int(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new OptionsError(`--${name} must be an integer in ${min}..${max}, got "${raw}"`);
-  return n;
-}
-
-function num(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) throw new OptionsError(`--${name} must be a number in ${min}..${max}, got "${raw}"`);
-  return n;
-}
 
 function list<T>(raw: string, name: string, item: (s: string) => T): T[] {
   const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
