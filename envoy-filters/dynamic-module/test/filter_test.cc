@@ -214,47 +214,59 @@ TEST_F(FilterTest, GaugesSumOverWorkersAndJitterIsTheMaximum) {
   envoy_dynamic_module_on_udp_listener_filter_config_destroy(config);
 }
 
-// 10 packets of one stream whose timestamps swing, so its jitter grows on every packet.
-void sendJitteryStream(const void* filter, FakeWorker& w, uint32_t ssrc, uint16_t first_seq) {
-  for (uint16_t seq = first_seq; seq < first_seq + 10; ++seq) {
-    const uint32_t ts = seq * 3000u + (seq % 2) * 45000u;
-    w.chunks = {rtp(seq, ts, ssrc, 96)};
-    envoy_dynamic_module_on_udp_listener_filter_on_data(&w, filter);
+// One filter config with its filter on one worker, torn down in reverse.
+struct SingleWorkerFilter {
+  explicit SingleWorkerFilter(const std::string& json)
+      : config(envoy_dynamic_module_on_udp_listener_filter_config_new(
+            &FakeEnvoy::get(), {"rtp", 3}, {json.data(), json.size()})),
+        filter(envoy_dynamic_module_on_udp_listener_filter_new(config, &worker)) {}
+  ~SingleWorkerFilter() {
+    envoy_dynamic_module_on_udp_listener_filter_destroy(filter);
+    envoy_dynamic_module_on_udp_listener_filter_config_destroy(config);
   }
-}
+  SingleWorkerFilter(const SingleWorkerFilter&) = delete;
+  SingleWorkerFilter& operator=(const SingleWorkerFilter&) = delete;
+
+  void send(const std::string& datagram) {
+    worker.chunks = {datagram};
+    envoy_dynamic_module_on_udp_listener_filter_on_data(&worker, filter);
+  }
+  // 10 packets of one stream whose timestamps swing, so its jitter grows on every packet.
+  void sendJitteryStream(uint32_t ssrc, uint16_t first_seq) {
+    for (uint16_t seq = first_seq; seq < first_seq + 10; ++seq) {
+      send(rtp(seq, seq * 3000u + (seq % 2) * 45000u, ssrc, 96));
+    }
+  }
+  uint64_t trackerJitter() const {
+    return jitterGaugeValue(static_cast<const RtpFilter*>(filter)->tracker().jitterMicros());
+  }
+
+  FakeWorker worker;
+  const void* config;
+  const void* filter;
+};
 
 TEST_F(FilterTest, ScannedGaugesWaitForTheIntervalButNotForANewSource) {
-  const void* config = newConfig(R"({"route":"media.feed","gauge_interval_ms":60000})");
-  FakeWorker w;
-  const void* f = envoy_dynamic_module_on_udp_listener_filter_new(config, &w);
-  const auto& tracker = static_cast<const RtpFilter*>(f)->tracker();
-  sendJitteryStream(f, w, 100, 1);
+  SingleWorkerFilter f(R"({"route":"media.feed","gauge_interval_ms":60000})");
+  f.sendJitteryStream(100, 1);
   EXPECT_EQ(1, g("active_ssrcs"));  // published with the first packet
-  EXPECT_GT(jitterGaugeValue(tracker.jitterMicros()), 0u);
+  EXPECT_GT(f.trackerJitter(), 0u);
   EXPECT_EQ(0, g("jitter_us")) << "recomputed before the interval";
   EXPECT_EQ(10, c("packets"));      // counters are never held back
 
-  sendJitteryStream(f, w, 200, 1);  // a new source recomputes at once
+  f.sendJitteryStream(200, 1);  // a new source recomputes at once
   EXPECT_EQ(2, g("active_ssrcs"));
   EXPECT_GT(g("jitter_us"), 0);
-  envoy_dynamic_module_on_udp_listener_filter_destroy(f);
-  envoy_dynamic_module_on_udp_listener_filter_config_destroy(config);
 }
 
 TEST_F(FilterTest, ScannedGaugesFollowAfterTheInterval) {
-  const void* config = newConfig(R"({"route":"media.feed","gauge_interval_ms":20})");
-  FakeWorker w;
-  const void* f = envoy_dynamic_module_on_udp_listener_filter_new(config, &w);
-  const auto& tracker = static_cast<const RtpFilter*>(f)->tracker();
-  sendJitteryStream(f, w, 100, 1);
+  SingleWorkerFilter f(R"({"route":"media.feed","gauge_interval_ms":20})");
+  f.sendJitteryStream(100, 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  sendJitteryStream(f, w, 100, 11);
+  f.sendJitteryStream(100, 11);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  w.chunks = {rtp(21, 21 * 3000u, 100, 96)};
-  envoy_dynamic_module_on_udp_listener_filter_on_data(&w, f);
-  EXPECT_EQ(static_cast<int64_t>(jitterGaugeValue(tracker.jitterMicros())), g("jitter_us"));
-  envoy_dynamic_module_on_udp_listener_filter_destroy(f);
-  envoy_dynamic_module_on_udp_listener_filter_config_destroy(config);
+  f.send(rtp(21, 21 * 3000u, 100, 96));
+  EXPECT_EQ(static_cast<int64_t>(f.trackerJitter()), g("jitter_us"));
 }
 
 TEST_F(FilterTest, NullHandlesAreHarmless) {
