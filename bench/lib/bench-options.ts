@@ -1,9 +1,8 @@
 // Command-line options of bench/xds-convergence.ts, parsed and bounded.
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import type { ChangeKind, WriteMode } from './bench-mesh.js';
 import type { XdsProtocol } from './worker-protocol.js';
-import { int, OptionsError } from './option-values.js';
+import { int, OptionsError, parseFlags } from './option-values.js';
 
 export { OptionsError };
 
@@ -54,38 +53,28 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --json                      last stdout line: one JSON summary`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        clients: { type: 'string' },
-        workers: { type: 'string' },
-        rounds: { type: 'string' },
-        'warmup-rounds': { type: 'string' },
-        routes: { type: 'string' },
-        change: { type: 'string' },
-        write: { type: 'string' },
-        delta: { type: 'boolean' },
-        'debounce-ms': { type: 'string' },
-        'strict-debounce': { type: 'boolean' },
-        'clients-per-connection': { type: 'string' },
-        'ramp-batch': { type: 'string' },
-        'ramp-interval-ms': { type: 'string' },
-        'settle-ms': { type: 'string' },
-        'timeout-s': { type: 'string' },
-        'server-cpu-prof': { type: 'string' },
-        'client-cpu-prof': { type: 'string' },
-        check: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new OptionsError(err instanceof Error ? err.message : String(err));
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, {
+    clients: { type: 'string' },
+    workers: { type: 'string' },
+    rounds: { type: 'string' },
+    'warmup-rounds': { type: 'string' },
+    routes: { type: 'string' },
+    change: { type: 'string' },
+    write: { type: 'string' },
+    delta: { type: 'boolean' },
+    'debounce-ms': { type: 'string' },
+    'strict-debounce': { type: 'boolean' },
+    'clients-per-connection': { type: 'string' },
+    'ramp-batch': { type: 'string' },
+    'ramp-interval-ms': { type: 'string' },
+    'settle-ms': { type: 'string' },
+    'timeout-s': { type: 'string' },
+    'server-cpu-prof': { type: 'string' },
+    'client-cpu-prof': { type: 'string' },
+    check: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (v.help) return 'help';
   const change = v.change ?? 'endpoint';
   if (change !== 'endpoint' && change !== 'listener') throw new OptionsError(`--change must be endpoint or listener, got "${change}"`);

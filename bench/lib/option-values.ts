@@ -1,4 +1,5 @@
-// Bounded numeric command-line values, shared by the benches' option parsers.
+// Command-line parsing shared by the benches: strict flags and bounded numbers.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A bad command-line option: the bench prints it with its usage and exits 2. */
 export class OptionsError extends Error {}
@@ -15,4 +16,13 @@ export function num(raw: string | undefined, name: string, fallback: number, min
   const n = Number(raw);
   if (!Number.isFinite(n) || n < min || n > max) throw new OptionsError(`--${name} must be a number in ${min}..${max}, got "${raw}"`);
   return n;
+}
+
+/** Strict parseArgs (unknown flags are errors) whose errors are OptionsErrors. */
+export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, strict: true, options }).values;
+  } catch (err) {
+    throw new OptionsError(err instanceof Error ? err.message : String(err));
+  }
 }

@@ -1,6 +1,5 @@
 // Command-line options of bench/udp-throughput.ts, parsed and bounded.
-import { parseArgs } from 'node:util';
-import { int, num, OptionsError } from '../lib/option-values.js';
+import { int, num, OptionsError, parseFlags } from '../lib/option-values.js';
 
 export { OptionsError };
 
@@ -79,34 +78,24 @@ function sortRates(rates: Rate[]): Rate[] {
 }
 
 export function parseUdpBenchOptions(argv: string[]): UdpBenchOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        duration: { type: 'string' },
-        reps: { type: 'string' },
-        rates: { type: 'string' },
-        payloads: { type: 'string' },
-        rcvbuf: { type: 'string' },
-        'tick-us': { type: 'string' },
-        ssrcs: { type: 'string' },
-        'gauge-interval-ms': { type: 'string' },
-        'max-sender-nice': { type: 'string' },
-        'no-pin': { type: 'boolean' },
-        nice: { type: 'string' },
-        'quiet-wait-s': { type: 'string' },
-        retries: { type: 'string' },
-        quick: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new OptionsError(err instanceof Error ? err.message : String(err));
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, {
+    duration: { type: 'string' },
+    reps: { type: 'string' },
+    rates: { type: 'string' },
+    payloads: { type: 'string' },
+    rcvbuf: { type: 'string' },
+    'tick-us': { type: 'string' },
+    ssrcs: { type: 'string' },
+    'gauge-interval-ms': { type: 'string' },
+    'max-sender-nice': { type: 'string' },
+    'no-pin': { type: 'boolean' },
+    nice: { type: 'string' },
+    'quiet-wait-s': { type: 'string' },
+    retries: { type: 'string' },
+    quick: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (v.help) return 'help';
   const quick = v.quick ?? false;
   return {
