@@ -1,36 +1,14 @@
-// Proves the hot path never allocates: this binary replaces the global
-// allocation functions with counting ones.
+// Proves the hot path never allocates: this binary links the counting
+// allocation functions (counting_allocator.cc).
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <new>
 #include <vector>
 
+#include "counting_allocator.h"
+
 #include "rtp/rtp_tracker.h"
 #include "rtp_test_packets.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) {
-    return p;
-  }
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return ::operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return ::operator new(size, tag); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace mediamesh {
 namespace rtp {
@@ -40,11 +18,12 @@ using testing::buildRtp;
 using testing::RtpSpec;
 
 TEST(RtpAllocation, CountingAllocatorSeesAllocations) {
-  const uint64_t before = g_allocations.load();
+  mediamesh::testing::AllocationCounter::start();
   // A direct call: the compiler may elide a new-expression, not this.
   void* p = ::operator new(16);
+  const uint64_t counted = mediamesh::testing::AllocationCounter::stop();
   ::operator delete(p);
-  EXPECT_GT(g_allocations.load(), before);
+  EXPECT_EQ(counted, 1u);
 }
 
 TEST(RtpAllocation, NoAllocationPerDatagram) {
@@ -67,7 +46,7 @@ TEST(RtpAllocation, NoAllocationPerDatagram) {
   datagrams.push_back({0x00, 0x01, 0x00, 0x00});
   datagrams.push_back({0x80, 96, 0});
 
-  const uint64_t before = g_allocations.load();
+  mediamesh::testing::AllocationCounter::start();
   uint64_t arrival = 0;
   for (int pass = 0; pass < 5; ++pass) {
     for (const auto& d : datagrams) {
@@ -84,8 +63,7 @@ TEST(RtpAllocation, NoAllocationPerDatagram) {
     (void)tracker.sourceJitterMicros(0x1001, j);
     tracker.flush();
   }
-  const uint64_t after = g_allocations.load();
-  EXPECT_EQ(after - before, 0u);
+  EXPECT_EQ(mediamesh::testing::AllocationCounter::stop(), 0u);
   EXPECT_GT(tracker.counters().sources_evicted, 0u);
   EXPECT_GT(tracker.counters().packets, 0u);
 }

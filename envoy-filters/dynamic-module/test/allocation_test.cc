@@ -1,7 +1,5 @@
 // The per-datagram path must not allocate once a filter exists: count every
-// operator new while on_data runs.
-#include <atomic>
-#include <cstdlib>
+// operator new while on_data runs (counting_allocator.cc is linked in).
 #include <new>
 #include <string>
 #include <vector>
@@ -9,41 +7,13 @@
 #include "envoy_abi.h"
 #include "fake_envoy_abi.h"
 #include "gtest/gtest.h"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<size_t> g_allocations{0};
-}  // namespace
-
-// Replacement allocation functions: count while g_counting is set.
-void* operator new(std::size_t size) {
-  if (g_counting.load(std::memory_order_relaxed)) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  if (void* p = std::malloc(size == 0 ? 1 : size)) {
-    return p;
-  }
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return ::operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  if (g_counting.load(std::memory_order_relaxed)) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
-  return ::operator new(size, tag);
-}
-__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
-__attribute__((noinline)) void operator delete[](void* p) noexcept { std::free(p); }
-__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-__attribute__((noinline)) void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "test/counting_allocator.h"
 
 namespace mediamesh {
 namespace rtp_filter {
 namespace {
 
+using mediamesh::testing::AllocationCounter;
 using testing::FakeEnvoy;
 using testing::FakeWorker;
 
@@ -59,12 +29,11 @@ std::string rtpPacket(uint16_t seq, uint32_t ssrc) {
 }
 
 TEST(AllocationTest, CountingAllocatorCounts) {
-  g_allocations = 0;
-  g_counting = true;
+  AllocationCounter::start();
   void* p = ::operator new(16);  // a direct call cannot be elided
-  g_counting = false;
+  const uint64_t counted = AllocationCounter::stop();
   ::operator delete(p);
-  EXPECT_EQ(1u, g_allocations.load());
+  EXPECT_EQ(1u, counted);
 }
 
 TEST(AllocationTest, OnDataDoesNotAllocate) {
@@ -94,15 +63,13 @@ TEST(AllocationTest, OnDataDoesNotAllocate) {
     }
   }
 
-  g_allocations = 0;
-  g_counting = true;
+  AllocationCounter::start();
   for (auto& d : datagrams) {
     w.chunks.swap(d);
     envoy_dynamic_module_on_udp_listener_filter_on_data(&w, filter);
     w.chunks.swap(d);
   }
-  g_counting = false;
-  EXPECT_EQ(0u, g_allocations.load());
+  EXPECT_EQ(0u, AllocationCounter::stop());
   EXPECT_EQ(300, FakeEnvoy::get().counter("media.feed.packets"));
 
   envoy_dynamic_module_on_udp_listener_filter_destroy(filter);
