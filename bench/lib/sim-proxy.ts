@@ -67,7 +67,7 @@ export abstract class SimulatedProxy {
   }
 
   abstract start(): void;
-  protected abstract endStream(): void;
+  private stream?: { cancel(): void };
 
   get synced(): boolean {
     return this.isSynced;
@@ -81,7 +81,15 @@ export abstract class SimulatedProxy {
 
   stop(): void {
     this.stopping = true;
-    this.endStream();
+    this.stream?.cancel();
+  }
+
+  /** Routes the stream's responses to `onResponse`; its end or error fails the proxy unless stopping. */
+  protected attach<Res>(call: ClientDuplexStream<never, Res>, onResponse: (res: Res) => void): void {
+    this.stream = call;
+    call.on('data', (res: Res) => this.safely(() => onResponse(res)));
+    call.on('error', (err: Error) => this.streamFailed(`stream error: ${err.message}`));
+    call.on('end', () => this.streamFailed('server ended the stream'));
   }
 
   protected streamFailed(what: string): void {
@@ -131,17 +139,10 @@ export class SotwProxy extends SimulatedProxy {
   private eds = { version: '', nonce: '', namesKey: '' };
 
   start(): void {
-    const call = this.client.streamAggregatedResources();
-    this.call = call;
-    call.on('data', (res: DiscoveryResponse) => this.safely(() => this.onResponse(res)));
-    call.on('error', (err: Error) => this.streamFailed(`stream error: ${err.message}`));
-    call.on('end', () => this.streamFailed('server ended the stream'));
+    this.call = this.client.streamAggregatedResources();
+    this.attach(this.call, (res) => this.onResponse(res));
     this.request({ typeUrl: TypeUrl.Cluster });
     this.request({ typeUrl: TypeUrl.Listener });
-  }
-
-  protected endStream(): void {
-    this.call?.cancel();
   }
 
   /** Envoy's default (set_node_on_first_message_only: false) sends the node on every request. */
@@ -180,18 +181,11 @@ export class DeltaProxy extends SimulatedProxy {
   private sentNode = false;
 
   start(): void {
-    const call = this.client.deltaAggregatedResources();
-    this.call = call;
-    call.on('data', (res: DeltaDiscoveryResponse) => this.safely(() => this.onResponse(res)));
-    call.on('error', (err: Error) => this.streamFailed(`stream error: ${err.message}`));
-    call.on('end', () => this.streamFailed('server ended the stream'));
+    this.call = this.client.deltaAggregatedResources();
+    this.attach(this.call, (res) => this.onResponse(res));
     // An empty first subscription is the (legacy) wildcard Envoy sends.
     this.request({ typeUrl: TypeUrl.Cluster });
     this.request({ typeUrl: TypeUrl.Listener });
-  }
-
-  protected endStream(): void {
-    this.call?.cancel();
   }
 
   /** Delta streams carry the node on the first request only. */
