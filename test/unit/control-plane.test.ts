@@ -109,6 +109,14 @@ describe('control plane over a watched directory', () => {
       await waitsForQuiet('endpoint port 30002', () => endpointsOf().some((e) => e.includes('"portValue":30002')));
     });
 
+    it('makes files in a new directory wait, since their writing was not watched', async () => {
+      config.write('a.yaml', route('a', 5004));
+      await start();
+      fs.mkdirSync(path.join(config.dir, 'more'));
+      fs.writeFileSync(path.join(config.dir, 'more', 'b.yaml'), route('b', 5006));
+      await waitsForQuiet('listener b', () => listenerNames().some((n) => n.includes('~b~')));
+    });
+
     it('makes a whole-file edit that removes a route wait', async () => {
       config.write('ab.yaml', `${route('a', 5004)}---\n${route('b', 5006)}`);
       await start();

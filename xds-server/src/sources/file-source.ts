@@ -74,13 +74,15 @@ export class FileSource implements ConfigSource {
 
 /**
  * A config file that a rename put in place (and that is not empty) was written
- * whole. Events on other names (temp files, dotfiles, ConfigMap volumes'
- * `..data` link swap) change no config file in place, so they count as whole.
+ * whole. Events on hidden names (temp files, ConfigMap volumes' `..data` link
+ * swap) and other non-config files touch nothing the tree reader reads in
+ * place, so they count as whole. A new visible directory does not: files
+ * written into it before its watcher exists are never seen being written.
  */
 function replacedWhole(dir: string, eventType: fs.WatchEventType, fileName: string | null): boolean {
   if (fileName === null) return false;
-  if (!isConfigFileName(path.basename(fileName))) return true;
-  if (eventType !== 'rename') return false;
+  const name = path.basename(fileName);
   const stat = fs.statSync(path.join(dir, fileName), { throwIfNoEntry: false });
-  return stat !== undefined && stat.isFile() && stat.size > 0;
+  if (!isConfigFileName(name)) return name.startsWith('.') || !stat?.isDirectory();
+  return eventType === 'rename' && stat !== undefined && stat.isFile() && stat.size > 0;
 }
