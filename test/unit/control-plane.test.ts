@@ -102,6 +102,17 @@ describe('control plane over a watched directory', () => {
       assert.equal(controlPlane.configStatus().loadedBy, 'settled');
     });
 
+    it('is not held back by a translation error that was already there', async () => {
+      // No RTP module is configured here, so an RTP route fails to translate, and keeps failing.
+      config.write('rtp.yaml', udpRouteDocuments({ name: 'cam', listenPort: 5010, backends: [{ name: 'cam-v1', ports: [30005] }], extraSpec: { protocol: 'RTP' } }));
+      await start();
+      assert.equal(controlPlane.configStatus().translationErrors.length, 1);
+      const changedAt = Date.now();
+      config.write('b.yaml', route('b', 5006));
+      await waitFor('listener b', () => listenerNames().some((n) => n.includes('~b~')), DEBOUNCE_MS - 200, 5);
+      assert.ok(Date.now() - changedAt < DEBOUNCE_MS / 2, `applied after ${Date.now() - changedAt} ms`);
+    });
+
     it('makes an in-place write wait', async () => {
       config.write('a.yaml', route('a', 5004));
       await start();

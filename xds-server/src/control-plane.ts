@@ -189,10 +189,13 @@ export class ControlPlane {
 
   /** Why a rebuild must not be applied before the quiet period, if it must not. */
   private reasonToWait(snapshot: Snapshot, problems: readonly ConfigProblem[], errors: readonly TranslationError[]): string | undefined {
-    if (errors.length > 0) return 'translation errors';
     const known = new Set(this.status.problems.map((p) => p.message));
     const fresh = problems.find((p) => !known.has(formatProblem(p)));
     if (fresh) return `new problem: ${formatProblem(fresh)}`;
+    const errorText = (e: TranslationError) => `${e.resource}: ${e.reason}`;
+    const knownErrors = new Set(this.status.translationErrors.map(errorText));
+    const freshError = errors.find((e) => !knownErrors.has(errorText(e)));
+    if (freshError) return `new translation error: ${errorText(freshError)}`;
     const removed = snapshot.removedSince(this.snapshot);
     if (removed.length > 0) return `removes ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', …' : ''}`;
     return undefined;
