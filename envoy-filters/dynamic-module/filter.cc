@@ -206,7 +206,8 @@ void RtpFilter::publish(envoy_dynamic_module_type_udp_listener_filter_envoy_ptr 
   publishGaugeDelta(envoy_filter, Gauge::LostPending, tracker_.pendingLost());
 
   const uint64_t started = tracker_.counters().sources_started;
-  if (now_ns >= next_scan_ns_ || started != sources_started_at_scan_) {
+  if (tracker_.trackedSources() <= kScanEveryPacketUpTo || now_ns >= next_scan_ns_ ||
+      started != sources_started_at_scan_) {
     next_scan_ns_ = now_ns + config_.settings().gauge_interval_ns;
     sources_started_at_scan_ = started;
     publishScannedGauges(envoy_filter);

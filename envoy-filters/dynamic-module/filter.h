@@ -23,10 +23,11 @@
 //                 when its own changes. Two workers publishing at once may
 //                 leave the older maximum for one packet; with one stream per
 //                 worker it is exact.
-// active_ssrcs and jitter_us scan every tracked source, so they are
-// recomputed at most every gauge_interval_ms (default 50) while packets flow,
-// and at once when a new source joins the table: per-packet cost stays
-// flat in the number of streams. Gauges move only when a datagram arrives
+// active_ssrcs and jitter_us scan every tracked source. With up to
+// kScanEveryPacketUpTo sources that is cheap and they follow every packet;
+// with more they are recomputed at most every gauge_interval_ms (default 50)
+// while packets flow, and at once when a new source joins the table, so the
+// per-packet cost stays flat in the number of streams. Gauges move only when a datagram arrives
 // (the 1.40 UDP ABI has no timer), so after traffic stops they keep their
 // last values until the next packet.
 #pragma once
@@ -77,6 +78,9 @@ class RtpFilterConfig {
 
 class RtpFilter {
  public:
+  // Up to this many tracked sources the scanned gauges follow every packet.
+  static constexpr size_t kScanEveryPacketUpTo = 4;
+
   RtpFilter(const RtpFilterConfig& config, uint32_t worker_index);
   ~RtpFilter();
   RtpFilter(const RtpFilter&) = delete;

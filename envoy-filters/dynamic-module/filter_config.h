@@ -35,8 +35,9 @@ struct FilterSettings {
   std::string stat_prefix;
   rtp::TrackerConfig tracker;
   // How often active_ssrcs and jitter_us, which scan every source, are
-  // recomputed while packets flow; 0 = on every packet. A new source in the
-  // table recomputes them at once.
+  // recomputed while packets flow once a worker tracks more than a few
+  // sources (RtpFilter::kScanEveryPacketUpTo); 0 = on every packet. A new
+  // source in the table recomputes them at once.
   uint64_t gauge_interval_ns = kDefaultGaugeIntervalMs * 1'000'000ull;
 };
 

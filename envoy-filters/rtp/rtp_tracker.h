@@ -145,6 +145,8 @@ class RtpTracker {
   void flush() noexcept;
   bool sourceSnapshot(uint32_t ssrc, SourceSnapshot& out) const noexcept;
   size_t capacity() const noexcept { return slots_.size(); }
+  // Sources holding a table slot, active or not (what activeSources() scans).
+  size_t trackedSources() const noexcept { return slots_used_; }
 
  private:
   static constexpr uint32_t kWindowWords = kReorderWindow / 64;

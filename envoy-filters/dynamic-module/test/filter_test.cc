@@ -246,21 +246,39 @@ struct SingleWorkerFilter {
   const void* filter;
 };
 
+TEST_F(FilterTest, ScannedGaugesFollowEveryPacketWithFewSources) {
+  SingleWorkerFilter f(R"({"route":"media.feed","gauge_interval_ms":60000})");
+  for (uint16_t first = 1; first <= 21; first += 10) {
+    f.sendJitteryStream(100, first);
+    EXPECT_EQ(static_cast<int64_t>(f.trackerJitter()), g("jitter_us"));
+  }
+  EXPECT_GT(g("jitter_us"), 0);
+}
+
+// Fills the table up to the per-packet limit with steady sources, so the next one makes scanning periodic.
+void addSteadySources(SingleWorkerFilter& f) {
+  for (uint32_t ssrc = 1; ssrc <= RtpFilter::kScanEveryPacketUpTo; ++ssrc) {
+    f.send(rtp(1, 0, ssrc, 96));
+  }
+}
+
 TEST_F(FilterTest, ScannedGaugesWaitForTheIntervalButNotForANewSource) {
   SingleWorkerFilter f(R"({"route":"media.feed","gauge_interval_ms":60000})");
+  addSteadySources(f);
   f.sendJitteryStream(100, 1);
-  EXPECT_EQ(1, g("active_ssrcs"));  // published with the first packet
+  EXPECT_EQ(5, g("active_ssrcs"));  // published with the new source's first packet
   EXPECT_GT(f.trackerJitter(), 0u);
   EXPECT_EQ(0, g("jitter_us")) << "recomputed before the interval";
-  EXPECT_EQ(10, c("packets"));      // counters are never held back
+  EXPECT_EQ(14, c("packets"));      // counters are never held back
 
   f.sendJitteryStream(200, 1);  // a new source recomputes at once
-  EXPECT_EQ(2, g("active_ssrcs"));
+  EXPECT_EQ(6, g("active_ssrcs"));
   EXPECT_GT(g("jitter_us"), 0);
 }
 
 TEST_F(FilterTest, ScannedGaugesFollowAfterTheInterval) {
   SingleWorkerFilter f(R"({"route":"media.feed","gauge_interval_ms":20})");
+  addSteadySources(f);
   f.sendJitteryStream(100, 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   f.sendJitteryStream(100, 11);
