@@ -12,14 +12,14 @@ export interface NativeTools {
 }
 
 const SOURCES = ['rtp_send.c', 'rtp_sink.c'] as const;
-const HEADER = 'bench_packet.h';
+const HEADERS = ['bench_packet.h', 'bench_tool.h'] as const;
 
 /** Builds (if stale) and returns the paths of rtp_send and rtp_sink. */
 export function buildNativeTools(root: string, log: (line: string) => void): NativeTools {
   const srcDir = path.join(root, 'bench/udp');
   const outDir = path.join(root, 'build/bench-udp');
   fs.mkdirSync(outDir, { recursive: true });
-  const headerMtime = fs.statSync(path.join(srcDir, HEADER)).mtimeMs;
+  const headerMtime = Math.max(...HEADERS.map((h) => fs.statSync(path.join(srcDir, h)).mtimeMs));
   const out: string[] = [];
   for (const source of SOURCES) {
     const src = path.join(srcDir, source);

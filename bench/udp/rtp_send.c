@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "bench_packet.h"
+#include "bench_tool.h"
 
 #define MAX_BATCH 256
 #define MAX_DURATION_S 600.0
@@ -58,13 +59,6 @@ struct options {
   int cpu; /* -1: not pinned */
 };
 
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
-
 static void usage(const char* why) {
   fprintf(stderr,
           "rtp_send: %s\n"
@@ -75,30 +69,6 @@ static void usage(const char* why) {
           "                [--run-id N] [--cpu N (pin to this CPU)]\n",
           why);
   exit(2);
-}
-
-static double parse_double(const char* s, const char* name, double min, double max) {
-  char* end = NULL;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max)) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "bad %s \"%s\"", name, s);
-    usage(msg);
-  }
-  return v;
-}
-
-static uint64_t parse_u64(const char* s, const char* name, uint64_t min, uint64_t max) {
-  char* end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "bad %s \"%s\"", name, s);
-    usage(msg);
-  }
-  return (uint64_t)v;
 }
 
 static void parse_addr(const char* s, struct sockaddr_in* out) {
@@ -175,27 +145,13 @@ static void put_be32(unsigned char* p, uint32_t v) {
   p[3] = (unsigned char)v;
 }
 
-static double cpu_seconds(const struct timeval* tv) { return (double)tv->tv_sec + (double)tv->tv_usec / 1e6; }
-
 int main(int argc, char** argv) {
   struct options o;
   parse_options(argc, argv, &o);
 
-  if (o.cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(o.cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-      perror("rtp_send: sched_setaffinity");
-      return 1;
-    }
-  }
+  if (bench_pin_cpu(o.cpu, "rtp_send") != 0) return 1;
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  bench_stop_on_signals();
   /* Sleeps end within ~1 us of the requested time instead of the 50 us default slack. */
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 

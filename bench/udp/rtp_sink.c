@@ -33,19 +33,13 @@
 #include <unistd.h>
 
 #include "bench_packet.h"
+#include "bench_tool.h"
 
 #define BATCH 64
 #define MAX_SECONDS 3600.0
 #define SUB_BITS 7
 #define SUB (1u << SUB_BITS)          /* 128 */
 #define BUCKETS ((64 - SUB_BITS + 1) * SUB)
-
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
 
 static void usage(const char* why) {
   fprintf(stderr,
@@ -55,18 +49,6 @@ static void usage(const char* why) {
           "                [--cpu N (pin to this CPU)]\n",
           why);
   exit(2);
-}
-
-static uint64_t parse_u64(const char* s, const char* name, uint64_t min, uint64_t max) {
-  char* end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "bad %s \"%s\"", name, s);
-    usage(msg);
-  }
-  return (uint64_t)v;
 }
 
 /* ---- latency histogram ------------------------------------------------ */
@@ -171,8 +153,6 @@ static void reset_headers(void) {
   }
 }
 
-static double cpu_seconds(const struct timeval* tv) { return (double)tv->tv_sec + (double)tv->tv_usec / 1e6; }
-
 int main(int argc, char** argv) {
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
@@ -210,21 +190,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-      perror("rtp_sink: sched_setaffinity");
-      return 1;
-    }
-  }
+  if (bench_pin_cpu(cpu, "rtp_sink") != 0) return 1;
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal; /* no SA_RESTART: a signal ends a blocked recvmmsg */
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  bench_stop_on_signals();
 
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) {
