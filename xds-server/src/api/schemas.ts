@@ -53,119 +53,113 @@ const backendRef: Schema = {
 
 const apiVersionOf = (v: string): Schema => ({ type: 'string', const: v });
 
-export const udpRouteSchema: Schema = {
+/** One of our CRs: apiVersion, kind, metadata, a free-form status, and `spec`. */
+function customResource(kind: string, spec: Schema): Schema {
+  return {
+    type: 'object',
+    required: ['apiVersion', 'kind', 'metadata', 'spec'],
+    properties: {
+      apiVersion: apiVersionOf('mediamesh.io/v1alpha1'),
+      kind: { const: kind },
+      metadata,
+      status: { type: 'object' },
+      spec,
+    },
+    additionalProperties: false,
+  };
+}
+
+export const udpRouteSchema: Schema = customResource('UdpRoute', {
   type: 'object',
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  required: ['parentRefs', 'backendRefs'],
+  additionalProperties: false,
   properties: {
-    apiVersion: apiVersionOf('mediamesh.io/v1alpha1'),
-    kind: { const: 'UdpRoute' },
-    metadata,
-    status: { type: 'object' },
-    spec: {
+    parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
+    protocol: { type: 'string', enum: ['RTP', 'Raw'] },
+    backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
+    sessionAffinity: { type: 'string', enum: ['SourceIP', 'SourceIPPort', 'None'] },
+    idleTimeout: duration,
+    rtp: {
       type: 'object',
-      required: ['parentRefs', 'backendRefs'],
       additionalProperties: false,
       properties: {
-        parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
-        protocol: { type: 'string', enum: ['RTP', 'Raw'] },
-        backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
-        sessionAffinity: { type: 'string', enum: ['SourceIP', 'SourceIPPort', 'None'] },
-        idleTimeout: duration,
-        rtp: {
+        clockRate: {
           type: 'object',
-          additionalProperties: false,
-          properties: {
-            clockRate: {
-              type: 'object',
-              propertyNames: { pattern: '^([0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])$' },
-              additionalProperties: { type: 'integer', minimum: 1, maximum: 10_000_000 },
-            },
-            trackSequence: { type: 'boolean' },
-          },
+          propertyNames: { pattern: '^([0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])$' },
+          additionalProperties: { type: 'integer', minimum: 1, maximum: 10_000_000 },
         },
+        trackSequence: { type: 'boolean' },
       },
     },
   },
-  additionalProperties: false,
-};
+});
 
-export const rtspRouteSchema: Schema = {
+export const rtspRouteSchema: Schema = customResource('RtspRoute', {
   type: 'object',
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  required: ['parentRefs', 'rules'],
+  additionalProperties: false,
   properties: {
-    apiVersion: apiVersionOf('mediamesh.io/v1alpha1'),
-    kind: { const: 'RtspRoute' },
-    metadata,
-    status: { type: 'object' },
-    spec: {
-      type: 'object',
-      required: ['parentRefs', 'rules'],
-      additionalProperties: false,
-      properties: {
-        parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
-        hostnames: { type: 'array', maxItems: 16, items: dnsSubdomain },
-        rules: {
-          type: 'array',
-          minItems: 1,
-          maxItems: 64,
-          items: {
-            type: 'object',
-            required: ['backendRefs'],
-            additionalProperties: false,
-            properties: {
-              matches: {
-                type: 'array',
-                maxItems: 16,
-                items: {
+    parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
+    hostnames: { type: 'array', maxItems: 16, items: dnsSubdomain },
+    rules: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 64,
+      items: {
+        type: 'object',
+        required: ['backendRefs'],
+        additionalProperties: false,
+        properties: {
+          matches: {
+            type: 'array',
+            maxItems: 16,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                path: {
                   type: 'object',
+                  required: ['value'],
                   additionalProperties: false,
                   properties: {
-                    path: {
-                      type: 'object',
-                      required: ['value'],
-                      additionalProperties: false,
-                      properties: {
-                        type: { type: 'string', enum: ['Exact', 'PathPrefix', 'RegularExpression'] },
-                        value: { type: 'string', minLength: 1, maxLength: 1024 },
-                      },
-                    },
+                    type: { type: 'string', enum: ['Exact', 'PathPrefix', 'RegularExpression'] },
+                    value: { type: 'string', minLength: 1, maxLength: 1024 },
                   },
                 },
               },
-              backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
-              transport: { type: 'string', enum: ['Auto', 'TCP', 'UDP'] },
             },
           },
-        },
-        healthCheck: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            interval: duration,
-            timeout: duration,
-            healthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
-            unhealthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
-          },
-        },
-        outlierDetection: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            consecutiveFailures: { type: 'integer', minimum: 1, maximum: 1000 },
-            interval: duration,
-            baseEjectionTime: duration,
-          },
-        },
-        timeouts: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { connect: duration, idle: duration },
+          backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
+          transport: { type: 'string', enum: ['Auto', 'TCP', 'UDP'] },
         },
       },
     },
+    healthCheck: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        interval: duration,
+        timeout: duration,
+        healthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
+        unhealthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
+      },
+    },
+    outlierDetection: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        consecutiveFailures: { type: 'integer', minimum: 1, maximum: 1000 },
+        interval: duration,
+        baseEjectionTime: duration,
+      },
+    },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { connect: duration, idle: duration },
+    },
   },
-  additionalProperties: false,
-};
+});
 
 const protocol = { type: 'string', enum: ['TCP', 'UDP', 'SCTP'] };
 
