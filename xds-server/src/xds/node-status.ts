@@ -39,17 +39,8 @@ export interface NodeStatus {
   types: Map<TypeUrl, TypeStatus>;
 }
 
-export interface NodeStatusJson {
-  id: string;
-  cluster: string;
-  userAgent: string;
-  protocol: 'sotw' | 'delta';
-  connected: boolean;
-  streams: number;
-  connectedAt: string;
-  snapshotVersion?: string;
-  types: Record<string, TypeStatusJson>;
-}
+/** What /debug/nodes and `mediamesh status` read: the same fields, types keyed by short name. */
+export type NodeStatusJson = Omit<NodeStatus, 'types'> & { types: Record<string, TypeStatusJson> };
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
