@@ -1,8 +1,11 @@
 // JSON Schemas for every document kind. They check shape; api/validate.ts
 // checks meaning (references, clashes, regexes). Unknown fields are errors so
-// a typo is reported instead of silently ignored.
+// a typo is reported instead of silently ignored. Descriptions on our own
+// kinds end up in the CRDs (api/crds.ts), so `kubectl explain` shows them.
 
 type Schema = Record<string, unknown>;
+
+const doc = (description: string, schema: Schema): Schema => ({ description, ...schema });
 
 const dnsLabel = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' };
 const dnsSubdomain = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' };
@@ -23,33 +26,33 @@ const metadata: Schema = {
   additionalProperties: true,
 };
 
-const parentRef: Schema = {
+const parentRef: Schema = doc('The Service clients send to, and the port (or port range) of it the route takes over.', {
   type: 'object',
   required: ['name', 'port'],
   additionalProperties: false,
   properties: {
-    group: { type: 'string', enum: ['', 'core'] },
-    kind: { type: 'string', enum: ['Service'] },
-    name: dnsSubdomain,
-    namespace: dnsLabel,
-    port,
-    endPort: port,
+    group: doc('Core API group only: "" or "core".', { type: 'string', enum: ['', 'core'] }),
+    kind: doc('Service (the default).', { type: 'string', enum: ['Service'] }),
+    name: doc('Name of the Service.', dnsSubdomain),
+    namespace: doc("The Service's namespace; default: the route's.", dnsLabel),
+    port: doc('Service port the route attaches to.', port),
+    endPort: doc('With port, the route takes every port from port to endPort (e.g. RTP/RTCP pairs).', port),
   },
-};
+});
 
-const backendRef: Schema = {
+const backendRef: Schema = doc('A Service that receives traffic, and its share.', {
   type: 'object',
   required: ['name', 'port'],
   additionalProperties: false,
   properties: {
-    group: { type: 'string', enum: ['', 'core'] },
-    kind: { type: 'string', enum: ['Service'] },
-    name: dnsSubdomain,
-    namespace: dnsLabel,
-    port,
-    weight: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+    group: doc('Core API group only: "" or "core".', { type: 'string', enum: ['', 'core'] }),
+    kind: doc('Service (the default).', { type: 'string', enum: ['Service'] }),
+    name: doc('Name of the backend Service.', dnsSubdomain),
+    namespace: doc("The backend's namespace; default: the route's.", dnsLabel),
+    port: doc("Service port to send to; its EndpointSlices' matching port is where traffic goes.", port),
+    weight: doc('Relative share of sessions (default 1; 0 sends none). 90 and 10 make a 10% canary.', { type: 'integer', minimum: 0, maximum: 1_000_000 }),
   },
-};
+});
 
 const apiVersionOf = (v: string): Schema => ({ type: 'string', const: v });
 
@@ -69,32 +72,32 @@ function customResource(kind: string, spec: Schema): Schema {
   };
 }
 
-export const udpRouteSchema: Schema = customResource('UdpRoute', {
+export const udpRouteSchema: Schema = customResource('UdpRoute', doc('Sends UDP datagrams that reach a Service port to weighted backend Services, through the sidecar.', {
   type: 'object',
   required: ['parentRefs', 'backendRefs'],
   additionalProperties: false,
   properties: {
     parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
-    protocol: { type: 'string', enum: ['RTP', 'Raw'] },
+    protocol: doc('RTP: the RTP filter counts packets, loss, reordering and jitter. Raw (default): plain UDP.', { type: 'string', enum: ['RTP', 'Raw'] }),
     backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
-    sessionAffinity: { type: 'string', enum: ['SourceIP', 'SourceIPPort', 'None'] },
-    idleTimeout: duration,
-    rtp: {
+    sessionAffinity: doc('SourceIPPort (default): one session per client address and port. SourceIP: every flow of a client to the same backend. None: each datagram balanced on its own.', { type: 'string', enum: ['SourceIP', 'SourceIPPort', 'None'] }),
+    idleTimeout: doc('A session with no datagrams for this long ends (Go duration, default 60s).', duration),
+    rtp: doc('RTP settings, used when protocol is RTP.', {
       type: 'object',
       additionalProperties: false,
       properties: {
-        clockRate: {
+        clockRate: doc('RTP clock rate in Hz by payload type ("0".."127"), for jitter; defaults follow RFC 3551, 90 kHz for dynamic types.', {
           type: 'object',
           propertyNames: { pattern: '^([0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])$' },
           additionalProperties: { type: 'integer', minimum: 1, maximum: 10_000_000 },
-        },
-        trackSequence: { type: 'boolean' },
+        }),
+        trackSequence: doc('Accepted for forward compatibility; no effect yet (RTP routes always track sequence numbers).', { type: 'boolean' }),
       },
-    },
+    }),
   },
-});
+}));
 
-export const rtspRouteSchema: Schema = customResource('RtspRoute', {
+export const rtspRouteSchema: Schema = customResource('RtspRoute', doc('RTSP routing by URL to weighted backend Services (schema only: not translated yet).', {
   type: 'object',
   required: ['parentRefs', 'rules'],
   additionalProperties: false,
@@ -159,7 +162,7 @@ export const rtspRouteSchema: Schema = customResource('RtspRoute', {
       properties: { connect: duration, idle: duration },
     },
   },
-});
+}));
 
 const protocol = { type: 'string', enum: ['TCP', 'UDP', 'SCTP'] };
 
