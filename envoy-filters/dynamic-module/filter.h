@@ -27,9 +27,9 @@
 // kScanEveryPacketUpTo sources that is cheap and they follow every packet;
 // with more they are recomputed at most every gauge_interval_ms (default 50)
 // while packets flow, and at once when a new source joins the table, so the
-// per-packet cost stays flat in the number of streams. Gauges move only when a datagram arrives
-// (the 1.40 UDP ABI has no timer), so after traffic stops they keep their
-// last values until the next packet.
+// per-packet cost stays flat in the number of streams. Gauges move only when
+// a datagram arrives (the 1.40 UDP ABI has no timer), so after traffic stops
+// they keep their last values until the next packet.
 #pragma once
 
 #include <atomic>

@@ -8,11 +8,11 @@
 // server replaces with pruning, and the control plane still checks when it
 // reads the object.
 import { rtspRouteSchema, udpRouteSchema } from './schemas.js';
+import { MEDIAMESH_API_VERSION } from './types.js';
 
 type Schema = Record<string, unknown>;
 
-export const CRD_GROUP = 'mediamesh.io';
-export const CRD_VERSION = 'v1alpha1';
+const [CRD_GROUP, CRD_VERSION] = MEDIAMESH_API_VERSION.split('/') as [string, string];
 
 interface KindSpec {
   kind: string;
@@ -43,13 +43,12 @@ const kinds: KindSpec[] = [
 ];
 
 /** A validator schema node turned into a Kubernetes structural schema node. */
-export function structural(node: Schema): Schema {
+function structural(node: Schema): Schema {
   const out: Schema = {};
   for (const [key, value] of Object.entries(node)) {
     switch (key) {
       case 'const':
         out.enum = [value];
-        if (node.type === undefined) out.type = typeof value;
         break;
       case 'propertyNames':
         break;
@@ -82,7 +81,7 @@ function openApiSchema(document: Schema): Schema {
       kind: { type: 'string' },
       metadata: { type: 'object' },
       spec: structural(top.spec!),
-      status: structural(top.status ?? { type: 'object' }),
+      status: structural(top.status!),
     },
   };
 }

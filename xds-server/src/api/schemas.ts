@@ -3,6 +3,8 @@
 // a typo is reported instead of silently ignored. Descriptions on our own
 // kinds end up in the CRDs (api/crds.ts), so `kubectl explain` shows them.
 
+import { MEDIAMESH_API_VERSION } from './types.js';
+
 type Schema = Record<string, unknown>;
 
 const doc = (description: string, schema: Schema): Schema => ({ description, ...schema });
@@ -62,7 +64,7 @@ function customResource(kind: string, spec: Schema): Schema {
     type: 'object',
     required: ['apiVersion', 'kind', 'metadata', 'spec'],
     properties: {
-      apiVersion: apiVersionOf('mediamesh.io/v1alpha1'),
+      apiVersion: apiVersionOf(MEDIAMESH_API_VERSION),
       kind: { const: kind },
       metadata,
       status: { type: 'object' },
@@ -251,8 +253,8 @@ export const endpointSliceSchema: Schema = {
 };
 
 export const schemasByKind: Record<string, { apiVersion: string; schema: Schema }> = {
-  UdpRoute: { apiVersion: 'mediamesh.io/v1alpha1', schema: udpRouteSchema },
-  RtspRoute: { apiVersion: 'mediamesh.io/v1alpha1', schema: rtspRouteSchema },
+  UdpRoute: { apiVersion: MEDIAMESH_API_VERSION, schema: udpRouteSchema },
+  RtspRoute: { apiVersion: MEDIAMESH_API_VERSION, schema: rtspRouteSchema },
   Service: { apiVersion: 'v1', schema: serviceSchema },
   EndpointSlice: { apiVersion: 'discovery.k8s.io/v1', schema: endpointSliceSchema },
 };
