@@ -85,8 +85,9 @@ describe('mediamesh command', function () {
     it('exits 1 with one line per problem', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mediamesh-validate-'));
       try {
+        // Two new routes on one socket: the first by namespace/name keeps it (Gateway API's tie-break).
         fs.writeFileSync(path.join(dir, 'a.yaml'), udpRouteDocuments({ name: 'feed', listenPort: 5004, backends: [{ name: 'v1', ports: [25004] }] }));
-        fs.writeFileSync(path.join(dir, 'b.yaml'), 'kind: Gadget\nmetadata: {name: g}\n---\napiVersion: mediamesh.io/v1alpha1\nkind: UdpRoute\nmetadata: {name: dup, namespace: media}\nspec: {parentRefs: [{name: feed, port: 5004}], backendRefs: [{name: v1, port: 7000}]}\n');
+        fs.writeFileSync(path.join(dir, 'b.yaml'), 'kind: Gadget\nmetadata: {name: g}\n---\napiVersion: mediamesh.io/v1alpha1\nkind: UdpRoute\nmetadata: {name: zz-dup, namespace: media}\nspec: {parentRefs: [{name: feed, port: 5004}], backendRefs: [{name: v1, port: 7000}]}\n');
         const run = mediamesh('validate', dir);
         assert.equal(run.status, 1);
         const lines = run.stdout.trim().split('\n');

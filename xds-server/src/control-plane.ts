@@ -1,4 +1,5 @@
-// Wires the stages: source → validation → model → translator → snapshot cache.
+// Wires the stages: sources → object store → admission (last good per
+// object) → model → per-view translation → per-proxy snapshots.
 //
 // Config bursts are coalesced (debounce) so one edit session is one push. An
 // isolated edit should not wait for the quiet period, though: when every file
@@ -6,12 +7,18 @@
 // resources without new problems, it is applied after a short settle. Removals
 // and new problems wait for the quiet period, since they may be the first half
 // of a multi-file edit (a route moving from one file to another).
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import type { Node } from './gen/envoy/config/core/v3/base.js';
-import { type ConfigProblem, formatProblem, validateDocuments } from './api/validate.js';
+import { type Admission, type AdmissionHistory, type ConfigProblem, EMPTY_HISTORY, formatProblem, admitDocuments } from './api/validate.js';
 import { createLogger, errorMessage } from './log.js';
 import { buildModel } from './model/build-model.js';
+import type { MeshModel } from './model/ir.js';
+import { GATEWAY_VIEW, NODE_METADATA, type ProxyView } from './model/proxy-view.js';
 import type { ConfigSource, SourceChange } from './sources/source.js';
-import { type TranslateOptions, type TranslationError, translateModel } from './translate/translate.js';
+import { ObjectStore } from './store/object-store.js';
+import type { TranslateOptions, TranslationError } from './translate/translate.js';
+import { ViewSnapshots } from './translate/view-snapshots.js';
+import { ProxyResources } from './xds/proxy-resources.js';
 import { SnapshotCache } from './xds/snapshot-cache.js';
 import { Snapshot } from './xds/snapshot.js';
 
@@ -24,8 +31,8 @@ export type ReloadKind = 'early' | 'settled';
 
 /** One burst of changes: open from its first event until the quiet period after its last. */
 interface Burst {
-  settledTimer?: NodeJS.Timeout;
-  earlyTimer?: NodeJS.Timeout;
+  settledTimer?: TimerHandle;
+  earlyTimer?: TimerHandle;
   /** Every change so far replaced whole files. */
   wholeFiles: boolean;
   earlyApplied: boolean;
@@ -34,12 +41,19 @@ interface Burst {
 }
 
 export interface ControlPlaneOptions {
-  source: ConfigSource;
+  /** One source, or several side by side (`sources`); an object may come from only one of them. */
+  source?: ConfigSource;
+  sources?: ConfigSource[];
   /** Quiet time after the last change before config is rebuilt and pushed. */
   debounceMs?: number;
   /** Apply whole-file, add-or-change-only edits without waiting for the quiet time (default true). */
   earlyApply?: boolean;
   translate?: TranslateOptions;
+  clock?: Clock;
+  /** How long a disconnected proxy's state is kept (default 10 minutes). */
+  forgetAfterMs?: number;
+  /** Disconnected proxies remembered at most (default 10,000; oldest forgotten first). */
+  maxDisconnected?: number;
 }
 
 export interface ConfigStatus {
@@ -55,21 +69,42 @@ export interface ConfigStatus {
   translationErrors: TranslationError[];
 }
 
+/** A rebuild computed but not yet applied. */
+interface Rebuild {
+  admission: Admission;
+  problems: ConfigProblem[];
+  views: ViewSnapshots;
+  errors: TranslationError[];
+}
+
 export class ControlPlane {
-  readonly cache = new SnapshotCache();
+  readonly cache: SnapshotCache;
+  readonly proxyResources: ProxyResources;
+  private readonly sources: ConfigSource[];
+  private readonly store = new ObjectStore();
+  private readonly clock: Clock;
+  private history: AdmissionHistory = EMPTY_HISTORY;
+  private admission?: Admission;
+  private views: ViewSnapshots;
   private snapshot = Snapshot.empty();
   private status: ConfigStatus;
   private readonly debounceMs: number;
   private readonly earlyApply: boolean;
   private burst?: Burst;
+  private readonly nodeViews = new Map<string, ProxyView>();
   private readonly changeListeners = new Set<(status: ConfigStatus) => void>();
   private reloading: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ControlPlaneOptions) {
+    this.sources = [...(options.source ? [options.source] : []), ...(options.sources ?? [])];
+    if (this.sources.length === 0) throw new Error('the control plane needs at least one config source');
+    this.clock = options.clock ?? systemClock;
+    this.cache = new SnapshotCache({ clock: this.clock, forgetAfterMs: options.forgetAfterMs, maxDisconnected: options.maxDisconnected });
     this.debounceMs = options.debounceMs ?? 100;
     this.earlyApply = (options.earlyApply ?? true) && this.debounceMs > EARLY_APPLY_SETTLE_MS;
+    this.views = new ViewSnapshots({ udpListeners: [], consumerNamespaces: new Set() }, options.translate ?? {});
     this.status = {
-      source: options.source.describe(),
+      source: this.describeSources(),
       ready: false,
       generation: 0,
       snapshotVersion: this.snapshot.version,
@@ -77,44 +112,71 @@ export class ControlPlane {
       problems: [],
       translationErrors: [],
     };
-    this.cache.addEvents({ nodeConnected: (node: Node) => this.cache.setSnapshot(node.id, this.snapshot) });
+    this.proxyResources = new ProxyResources(this.cache, (nodeIds) => { for (const id of nodeIds) this.publishNode(id); }, this.clock);
+    this.cache.addEvents({
+      nodeConnected: (node: Node) => {
+        this.nodeViews.set(node.id, viewFromMetadata(node));
+        this.publishNode(node.id);
+      },
+      nodeForgotten: (nodeId) => this.nodeViews.delete(nodeId),
+    });
   }
 
   async start(): Promise<void> {
     await this.reload();
-    this.options.source.watch((change) => this.scheduleReload(change));
+    for (const source of this.sources) source.watch((change) => this.scheduleReload(change));
   }
 
   stop(): void {
-    clearTimeout(this.burst?.settledTimer);
-    clearTimeout(this.burst?.earlyTimer);
+    this.clock.clearTimeout(this.burst?.settledTimer);
+    this.clock.clearTimeout(this.burst?.earlyTimer);
     this.burst = undefined;
-    this.options.source.close();
+    for (const source of this.sources) source.close();
+    this.cache.close();
   }
 
   configStatus(): ConfigStatus {
     return this.status;
   }
 
+  /** The snapshot of the producer view (what a gateway gets). */
   currentSnapshot(): Snapshot {
     return this.snapshot;
+  }
+
+  currentModel(): MeshModel {
+    return this.views.model;
+  }
+
+  /** The last applied admission: every route's newest generation, what serves, and why a version was rejected. */
+  currentAdmission(): Admission | undefined {
+    return this.admission;
+  }
+
+  /** The view a connected (or remembered) proxy is served. */
+  viewOf(nodeId: string): ProxyView | undefined {
+    return this.nodeViews.get(nodeId);
   }
 
   onReload(listener: (status: ConfigStatus) => void): void {
     this.changeListeners.add(listener);
   }
 
+  private describeSources(): string {
+    return this.sources.map((s) => s.describe()).join(' + ');
+  }
+
   private scheduleReload(change: SourceChange): void {
     const burst = this.burst ?? this.openBurst();
     burst.wholeFiles &&= change.wholeFiles;
     if (burst.earlyTimer === undefined) burst.changedSinceEarly = true;
-    clearTimeout(burst.settledTimer);
-    burst.settledTimer = setTimeout(() => this.reloadSettled(burst), this.debounceMs);
+    this.clock.clearTimeout(burst.settledTimer);
+    burst.settledTimer = this.clock.setTimeout(() => this.reloadSettled(burst), this.debounceMs);
   }
 
   private openBurst(): Burst {
     const burst: Burst = { wholeFiles: true, earlyApplied: false, changedSinceEarly: false };
-    if (this.earlyApply) burst.earlyTimer = setTimeout(() => this.reloadEarly(burst), EARLY_APPLY_SETTLE_MS);
+    if (this.earlyApply) burst.earlyTimer = this.clock.setTimeout(() => this.reloadEarly(burst), EARLY_APPLY_SETTLE_MS);
     return (this.burst = burst);
   }
 
@@ -127,7 +189,7 @@ export class ControlPlane {
   }
 
   private reloadSettled(burst: Burst): void {
-    clearTimeout(burst.earlyTimer);
+    this.clock.clearTimeout(burst.earlyTimer);
     if (this.burst === burst) this.burst = undefined;
     this.reloading = this.reloading.then(async () => {
       // The early apply already read everything this burst wrote.
@@ -136,83 +198,146 @@ export class ControlPlane {
     });
   }
 
+  /** Resolves once every reload scheduled so far has run. */
+  async settled(): Promise<void> {
+    await this.reloading;
+  }
+
   /**
-   * Rebuilds everything from the source; a failure keeps the last good
+   * Rebuilds everything from the sources; a failure keeps the last good
    * snapshot. An early reload only goes ahead if it is safe to apply before
    * the quiet period (see the top of this file); false if it did not.
    */
   async reload(kind: ReloadKind = 'settled'): Promise<boolean> {
     try {
-      const update = await this.options.source.load();
-      const { config, problems } = validateDocuments(update.documents);
-      const allProblems = [...update.problems, ...problems];
-      const { resources, errors } = translateModel(buildModel(config), this.options.translate);
-      const snapshot = Snapshot.fromResources(resources);
+      await this.loadSources();
+      const rebuild = this.rebuild();
       if (kind === 'early') {
-        const wait = this.reasonToWait(snapshot, allProblems, errors);
+        const wait = this.reasonToWait(rebuild);
         if (wait) {
           log.debug('change waits for the quiet period', { reason: wait, debounceMs: this.debounceMs });
           return false;
         }
       }
-      this.logNewProblems(allProblems, errors);
-      this.status = {
-        source: this.options.source.describe(),
-        ready: true,
-        generation: this.status.generation + 1,
-        loadedAt: new Date().toISOString(),
-        loadedBy: kind,
-        snapshotVersion: snapshot.version,
-        accepted: {
-          documents: config.udpRoutes.length + config.rtspRoutes.length + config.services.length + config.endpointSlices.length,
-          udpRoutes: config.udpRoutes.length,
-          rtspRoutes: config.rtspRoutes.length,
-          services: config.services.length,
-          endpointSlices: config.endpointSlices.length,
-        },
-        problems: allProblems.map((p) => ({ ...p, message: formatProblem(p) })),
-        translationErrors: errors,
-      };
-      if (snapshot.version !== this.snapshot.version) {
-        log.info('config changed', { snapshot: snapshot.version, previous: this.snapshot.version, resources: snapshot.resourceCount(), rejected: allProblems.length, applied: kind });
-        this.snapshot = snapshot;
-        await this.publish(snapshot);
-      }
+      await this.apply(rebuild, kind);
     } catch (err) {
       if (kind === 'early') return false;
       log.error('config rebuild failed; keeping the last good config', { error: errorMessage(err), snapshot: this.snapshot.version });
-      this.status = { ...this.status, ready: this.status.ready, generation: this.status.generation + 1, loadedBy: kind, translationErrors: [{ resource: '*', reason: errorMessage(err) }] };
+      this.status = { ...this.status, generation: this.status.generation + 1, loadedBy: kind, translationErrors: [{ resource: '*', reason: errorMessage(err) }] };
     }
     for (const listener of this.changeListeners) listener(this.status);
     return true;
   }
 
+  /** Each source's latest content into the store; a source that fails to load keeps what it published before. */
+  private async loadSources(): Promise<void> {
+    await Promise.all(this.sources.map(async (source) => {
+      try {
+        const update = await source.load();
+        this.store.publish(source.describe(), update);
+      } catch (err) {
+        log.error('config source failed to load; keeping what it served before', { source: source.describe(), error: errorMessage(err) });
+      }
+    }));
+  }
+
+  private rebuild(): Rebuild {
+    const inputs = this.store.merge(false);
+    const admission = admitDocuments(inputs.documents, this.history);
+    const views = new ViewSnapshots(buildModel(admission.config), this.options.translate ?? {});
+    // The producer view always; every other view some proxy uses now.
+    const used = [GATEWAY_VIEW, ...this.nodeViews.values()];
+    const errors = new Map<string, TranslationError>();
+    for (const view of used) for (const e of views.forView(view).errors) errors.set(`${e.resource}\0${e.reason}`, e);
+    return { admission, problems: [...inputs.problems, ...admission.problems], views, errors: [...errors.values()] };
+  }
+
+  private async apply(rebuild: Rebuild, kind: ReloadKind): Promise<void> {
+    const { admission, problems, views, errors } = rebuild;
+    this.store.merge(true);
+    this.history = admission.history;
+    this.admission = admission;
+    this.logNewProblems(problems, errors);
+    const snapshot = views.forView(GATEWAY_VIEW).snapshot;
+    const config = admission.config;
+    this.status = {
+      source: this.describeSources(),
+      ready: true,
+      generation: this.status.generation + 1,
+      loadedAt: new Date().toISOString(),
+      loadedBy: kind,
+      snapshotVersion: snapshot.version,
+      accepted: {
+        documents: config.udpRoutes.length + config.rtspRoutes.length + config.services.length + config.endpointSlices.length,
+        udpRoutes: config.udpRoutes.length,
+        rtspRoutes: config.rtspRoutes.length,
+        services: config.services.length,
+        endpointSlices: config.endpointSlices.length,
+      },
+      problems: problems.map((p) => ({ ...p, message: formatProblem(p) })),
+      translationErrors: errors,
+    };
+    const previous = new Map(this.views.translated().map((v) => [v.key, v.snapshot.version]));
+    const changed = views.translated().some((v) => previous.get(v.key) !== v.snapshot.version);
+    const before = this.snapshot.version;
+    if (changed) {
+      // Unchanged views keep their Snapshot objects, and so their encoded responses.
+      this.views = views;
+      this.snapshot = snapshot;
+      log.info('config changed', { snapshot: snapshot.version, previous: before, views: views.translated().length, resources: snapshot.resourceCount(), rejected: problems.length, applied: kind });
+      await this.publish();
+    }
+  }
+
   /** Why a rebuild must not be applied before the quiet period, if it must not. */
-  private reasonToWait(snapshot: Snapshot, problems: readonly ConfigProblem[], errors: readonly TranslationError[]): string | undefined {
+  private reasonToWait(rebuild: Rebuild): string | undefined {
     const known = new Set(this.status.problems.map((p) => p.message));
-    const fresh = problems.find((p) => !known.has(formatProblem(p)));
+    const fresh = rebuild.problems.find((p) => !known.has(formatProblem(p)));
     if (fresh) return `new problem: ${formatProblem(fresh)}`;
     const errorText = (e: TranslationError) => `${e.resource}: ${e.reason}`;
     const knownErrors = new Set(this.status.translationErrors.map(errorText));
-    const freshError = errors.find((e) => !knownErrors.has(errorText(e)));
+    const freshError = rebuild.errors.find((e) => !knownErrors.has(errorText(e)));
     if (freshError) return `new translation error: ${errorText(freshError)}`;
-    const removed = snapshot.removedSince(this.snapshot);
-    if (removed.length > 0) return `removes ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', …' : ''}`;
+    for (const view of [GATEWAY_VIEW, ...this.nodeViews.values()]) {
+      const removed = rebuild.views.forView(view).snapshot.removedSince(this.views.forView(view).snapshot);
+      if (removed.length > 0) return `removes ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', …' : ''}`;
+    }
     return undefined;
   }
 
+  /** What one proxy is given: its view's snapshot plus anything added for it alone. */
+  private snapshotForNode(nodeId: string): Snapshot {
+    const base = this.views.forView(this.nodeViews.get(nodeId) ?? GATEWAY_VIEW).snapshot;
+    const extra = this.proxyResources.forNode(nodeId);
+    try {
+      return base.withExtra(extra);
+    } catch (err) {
+      log.error('per-proxy resources clash with the view; serving the view alone', { node: nodeId, error: errorMessage(err) });
+      return base;
+    }
+  }
+
+  private publishNode(nodeId: string): void {
+    try {
+      this.cache.setSnapshot(nodeId, this.snapshotForNode(nodeId));
+    } catch (err) {
+      log.error('cannot build this proxy\'s snapshot; it keeps its last good one', { node: nodeId, error: errorMessage(err) });
+    }
+  }
+
   /**
-   * Hands the snapshot to every node, yielding to the event loop between
+   * Hands every node its snapshot, yielding to the event loop between
    * batches so the first proxies' responses go out (and their ACKs come back)
    * while the rest are still being served.
    */
-  private async publish(snapshot: Snapshot): Promise<void> {
+  private async publish(): Promise<void> {
+    const views = this.views;
     const nodes = this.cache.knownNodes();
     for (let i = 0; i < nodes.length; i++) {
       if (i > 0 && i % PUBLISH_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
-      // A newer snapshot may have been published while we yielded.
-      if (this.snapshot !== snapshot) return;
-      this.cache.setSnapshot(nodes[i]!, snapshot);
+      // A newer rebuild may have been applied while we yielded.
+      if (this.views !== views) return;
+      this.publishNode(nodes[i]!);
     }
   }
 
@@ -224,4 +349,13 @@ export class ControlPlane {
     }
     for (const e of errors) log.error('translation failed', { resource: e.resource, reason: e.reason });
   }
+}
+
+/** The view a proxy states in its bootstrap node metadata (no namespace: a gateway). */
+function viewFromMetadata(node: Node): ProxyView {
+  const meta = node.metadata ?? {};
+  const text = (key: string): string | undefined => (typeof meta[key] === 'string' && meta[key] !== '' ? (meta[key] as string) : undefined);
+  const namespace = text(NODE_METADATA.namespace);
+  const podIp = text(NODE_METADATA.podIp);
+  return { role: namespace === undefined ? 'gateway' : 'sidecar', ...(namespace === undefined ? {} : { namespace }), ...(podIp === undefined ? {} : { podIp }) };
 }

@@ -1,24 +1,20 @@
-// Turns raw documents into a validated MeshConfig plus one ConfigProblem per
-// rejected document. A bad document is dropped alone; everything else keeps
-// serving. Checks shape (JSON Schema) first, then meaning: references that
-// resolve, ports that do not clash, weights that sum above zero, RE2-safe regexes.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parseDurationMs } from './duration.js';
-import { schemasByKind } from './schemas.js';
-import {
-  type BackendRef,
-  type DocumentOrigin,
-  type EndpointSlice,
-  type MeshConfig,
-  type MeshDocument,
-  namespaceOf,
-  type ObjectMeta,
-  type ParentRef,
-  type RtspRoute,
-  type Service,
-  type SourcedDocument,
-  type UdpRoute,
-} from './types.js';
+// Admission: raw documents in, the configuration to serve out, with one
+// problem per rejected document. A bad document is dropped alone; a bad new
+// version of an object that was accepted before keeps its last accepted
+// version serving (the history carries it from one admission to the next).
+// Deleting an object removes it.
+//
+// Order never depends on the input's: objects are taken by key, and where two
+// routes want one socket the one already serving keeps it.
+import { type FieldProblem, checkShape, objectIdentityOf, type ObjectIdentity, type ProblemCode } from './check-shape.js';
+import { ListenerClaims } from './listener-claims.js';
+import { type ResolvedRoute, resolveRoute, serviceKey } from './resolve-route.js';
+import type { DocumentOrigin, MeshConfig, MeshDocument, ParentRef, RtspRoute, Service, SourcedDocument, UdpRoute } from './types.js';
+
+export { regexProblem } from './resolve-route.js';
+
+/** More objects than this in one admission are rejected: every map downstream is keyed by them. */
+export const MAX_OBJECTS = 50_000;
 
 export interface ConfigProblem {
   source: string;
@@ -30,240 +26,245 @@ export interface ConfigProblem {
   /** Dotted field path, e.g. spec.backendRefs[1].name; empty for the whole document. */
   field: string;
   reason: string;
+  code?: ProblemCode;
+  /** The generation of the same object still serving in its place, if one is. */
+  stillServing?: number;
 }
 
 export function formatProblem(p: ConfigProblem): string {
   const where = p.index >= 0 ? `${p.source}: document ${p.index + 1}` : p.source;
   const what = p.kind && p.name ? ` (${p.kind} ${p.namespace ?? 'default'}/${p.name})` : '';
   const field = p.field ? `${p.field}: ` : '';
-  return `${where}${what}: ${field}${p.reason}`;
+  const serving = p.stillServing === undefined ? '' : `; still serving generation ${p.stillServing}`;
+  return `${where}${what}: ${field}${p.reason}${serving}`;
+}
+
+/** The accepted configuration, with every route's references already resolved. */
+export interface AdmittedConfig extends MeshConfig {
+  /** Route key ("UdpRoute ns/name") → its resolved parents and backends. */
+  resolved: ReadonlyMap<string, ResolvedRoute>;
+}
+
+export interface AcceptedObject {
+  readonly document: MeshDocument;
+  readonly origin: DocumentOrigin;
+  readonly generation: number;
+  readonly hash: string;
+}
+
+/** What one admission remembers for the next. */
+export interface AdmissionHistory {
+  readonly accepted: ReadonlyMap<string, AcceptedObject>;
+  readonly seen: ReadonlyMap<string, { hash: string; generation: number }>;
+}
+
+export const EMPTY_HISTORY: AdmissionHistory = Object.freeze({ accepted: new Map(), seen: new Map() });
+
+/** One route's outcome: what the newest version is, and what serves. */
+export interface RouteAdmission {
+  readonly identity: ObjectIdentity;
+  readonly origin: DocumentOrigin;
+  /** Generation of the newest version seen. */
+  readonly generation: number;
+  /** Generation serving now (the newest, or the last accepted), if any. */
+  readonly servedGeneration?: number;
+  /** Parents of the newest version when it had a shape, else of the served one. */
+  readonly parentRefs: readonly ParentRef[];
+  /** Why the newest version was rejected; empty when it is the one serving. */
+  readonly problems: readonly FieldProblem[];
+}
+
+export interface Admission {
+  config: AdmittedConfig;
+  problems: ConfigProblem[];
+  routes: RouteAdmission[];
+  history: AdmissionHistory;
 }
 
 export interface ValidationResult {
-  config: MeshConfig;
+  config: AdmittedConfig;
   problems: ConfigProblem[];
 }
 
-/** A Service's ports, with the listener ranges UdpRoutes may claim. */
-const MAX_PORT_RANGE = 1000;
-
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validators = new Map<string, ValidateFunction>(Object.entries(schemasByKind).map(([kind, { schema }]) => [kind, ajv.compile(schema)]));
-
+/** Stateless check (the `validate` command, golden tests): no history, nothing served before. */
 export function validateDocuments(documents: readonly SourcedDocument[]): ValidationResult {
-  const problems: ConfigProblem[] = [];
-  const shaped: { origin: DocumentOrigin; doc: MeshDocument }[] = [];
-  const seen = new Map<string, DocumentOrigin>();
-
-  for (const { origin, document } of documents) {
-    const doc = checkShape(origin, document, problems);
-    if (!doc) continue;
-    const key = `${doc.kind} ${namespaceOf(doc.metadata)}/${doc.metadata.name}`;
-    const first = seen.get(key);
-    if (first) {
-      problems.push(problemFor(origin, doc, 'metadata.name', `duplicate ${key}; first declared in ${first.source} document ${first.index + 1}`));
-      continue;
-    }
-    seen.set(key, origin);
-    shaped.push({ origin, doc });
-  }
-
-  const services = shaped.filter((s): s is { origin: DocumentOrigin; doc: Service } => s.doc.kind === 'Service');
-  const serviceIndex = new Map(services.map((s) => [`${namespaceOf(s.doc.metadata)}/${s.doc.metadata.name}`, s.doc]));
-  const config: MeshConfig = {
-    services: services.map((s) => s.doc),
-    endpointSlices: shaped.filter((s) => s.doc.kind === 'EndpointSlice').map((s) => s.doc as EndpointSlice),
-    udpRoutes: [],
-    rtspRoutes: [],
-  };
-
-  // Listener addresses already claimed, so a second route on one port is rejected, not merged.
-  const claimed = new Map<string, string>();
-  for (const { origin, doc } of shaped) {
-    if (doc.kind === 'UdpRoute') {
-      const found = checkUdpRoute(doc, serviceIndex, claimed);
-      if (found.length) problems.push(...found.map((f) => problemFor(origin, doc, f.field, f.reason)));
-      else config.udpRoutes.push(doc);
-    } else if (doc.kind === 'RtspRoute') {
-      const found = checkRtspRoute(doc, serviceIndex, claimed);
-      if (found.length) problems.push(...found.map((f) => problemFor(origin, doc, f.field, f.reason)));
-      else config.rtspRoutes.push(doc);
-    }
-  }
+  const { config, problems } = admitDocuments(documents);
   return { config, problems };
 }
 
-function checkShape(origin: DocumentOrigin, document: unknown, problems: ConfigProblem[]): MeshDocument | undefined {
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    problems.push({ source: origin.source, index: origin.index, field: '', reason: 'document is not a mapping (expected apiVersion, kind, metadata, ...)' });
-    return undefined;
+interface Candidate {
+  identity: ObjectIdentity;
+  origin: DocumentOrigin;
+  document: unknown;
+  generation: number;
+  hash: string;
+}
+
+export function admitDocuments(documents: readonly SourcedDocument[], history: AdmissionHistory = EMPTY_HISTORY): Admission {
+  const problems: ConfigProblem[] = [];
+  const candidates = pickCandidates(documents, history, problems);
+  const accepted = new Map<string, AcceptedObject>();
+  const seen = new Map<string, { hash: string; generation: number }>();
+  const shaped = new Map<string, MeshDocument>();
+  const shapeProblems = new Map<string, FieldProblem[]>();
+
+  for (const c of candidates) {
+    seen.set(c.identity.key, { hash: c.hash, generation: c.generation });
+    const shape = checkShape(c.document);
+    if (shape.ok) shaped.set(c.identity.key, shape.doc);
+    else shapeProblems.set(c.identity.key, shape.problems);
   }
-  const raw = document as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
-  const kind = typeof raw.kind === 'string' ? raw.kind : undefined;
-  const name = typeof raw.metadata?.name === 'string' ? raw.metadata.name : undefined;
-  const namespace = typeof raw.metadata?.namespace === 'string' ? raw.metadata.namespace : undefined;
-  const base = { source: origin.source, index: origin.index, kind, name, namespace };
-  const entry = kind ? schemasByKind[kind] : undefined;
-  if (!entry) {
-    problems.push({ ...base, field: 'kind', reason: `unknown kind ${JSON.stringify(raw.kind ?? null)}; expected one of ${Object.keys(schemasByKind).join(', ')}` });
-    return undefined;
+
+  const config: MeshConfig = { services: [], endpointSlices: [], udpRoutes: [], rtspRoutes: [] };
+  const resolved = new Map<string, ResolvedRoute>();
+  const report = (c: Candidate, found: readonly FieldProblem[], stillServing?: number) => {
+    for (const f of found) problems.push({ source: c.origin.source, index: c.origin.index, kind: c.identity.kind, name: c.identity.name, namespace: c.identity.namespace, field: f.field, reason: f.reason, ...(f.code ? { code: f.code } : {}), ...(stillServing === undefined ? {} : { stillServing }) });
+  };
+  const serve = (c: Candidate, doc: MeshDocument, fresh: boolean) => {
+    const previous = history.accepted.get(c.identity.key);
+    accepted.set(c.identity.key, fresh || !previous ? { document: doc, origin: c.origin, generation: c.generation, hash: c.hash } : previous);
+    return fresh || !previous ? c.generation : previous.generation;
+  };
+
+  // Services and EndpointSlices need nothing else to be accepted.
+  for (const c of candidates) {
+    if (c.identity.kind !== 'Service' && c.identity.kind !== 'EndpointSlice') continue;
+    const doc = shaped.get(c.identity.key) ?? history.accepted.get(c.identity.key)?.document;
+    const fresh = shaped.has(c.identity.key);
+    if (!fresh) report(c, shapeProblems.get(c.identity.key) ?? [], history.accepted.get(c.identity.key)?.generation);
+    if (!doc) continue;
+    serve(c, doc, fresh);
+    if (doc.kind === 'Service') config.services.push(doc);
+    else if (doc.kind === 'EndpointSlice') config.endpointSlices.push(doc);
   }
-  if (raw.apiVersion !== entry.apiVersion) {
-    problems.push({ ...base, field: 'apiVersion', reason: `${kind} must have apiVersion ${entry.apiVersion}, got ${JSON.stringify(raw.apiVersion ?? null)}` });
-    return undefined;
+  for (const c of candidates) {
+    if (!isRouteKind(c.identity.kind) && c.identity.kind !== 'Service' && c.identity.kind !== 'EndpointSlice') report(c, shapeProblems.get(c.identity.key) ?? []);
   }
-  const validate = validators.get(kind!)!;
-  if (!validate(document)) {
-    for (const err of validate.errors ?? []) problems.push({ ...base, field: fieldPath(err), reason: describeSchemaError(err) });
-    return undefined;
-  }
-  return document as MeshDocument;
-}
 
-function fieldPath(err: ErrorObject): string {
-  const parts = err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (err.keyword === 'additionalProperties') parts.push(String((err.params as { additionalProperty: string }).additionalProperty));
-  if (err.keyword === 'required') parts.push(String((err.params as { missingProperty: string }).missingProperty));
-  return parts.reduce((path, part) => (/^[0-9]+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), '');
-}
-
-function describeSchemaError(err: ErrorObject): string {
-  switch (err.keyword) {
-    case 'additionalProperties': return 'unknown field';
-    case 'required': return 'required field is missing';
-    case 'enum': return `must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'pattern': return `${err.message ?? 'does not match the expected pattern'}`;
-    default: return err.message ?? err.keyword;
-  }
-}
-
-function problemFor(origin: DocumentOrigin, doc: MeshDocument, field: string, reason: string): ConfigProblem {
-  return { source: origin.source, index: origin.index, kind: doc.kind, name: doc.metadata.name, namespace: doc.metadata.namespace, field, reason };
-}
-
-interface FieldProblem {
-  field: string;
-  reason: string;
-}
-
-function lookupService(ref: { name: string; namespace?: string }, routeMeta: ObjectMeta, services: ReadonlyMap<string, Service>): Service | undefined {
-  return services.get(`${ref.namespace ?? namespaceOf(routeMeta)}/${ref.name}`);
-}
-
-function checkParents(
-  parents: readonly ParentRef[],
-  meta: ObjectMeta,
-  services: ReadonlyMap<string, Service>,
-  wantProtocol: 'UDP' | 'TCP',
-  listenerKind: string,
-): { problems: FieldProblem[]; addresses: { field: string; key: string }[] } {
-  const problems: FieldProblem[] = [];
-  const addresses: { field: string; key: string }[] = [];
-  parents.forEach((ref, i) => {
-    const field = `spec.parentRefs[${i}]`;
-    const svc = lookupService(ref, meta, services);
-    if (!svc) {
-      problems.push({ field: `${field}.name`, reason: `Service ${ref.namespace ?? namespaceOf(meta)}/${ref.name} not found` });
-      return;
+  const services = new Map(config.services.map((s) => [serviceKey(s.metadata.namespace ?? 'default', s.metadata.name), s] as [string, Service]));
+  const claims = new ListenerClaims();
+  const routes: RouteAdmission[] = [];
+  for (const c of routeOrder(candidates.filter((c) => isRouteKind(c.identity.kind)), shaped, history)) {
+    const fresh = shaped.get(c.identity.key) as UdpRoute | RtspRoute | undefined;
+    const previous = history.accepted.get(c.identity.key);
+    const newestProblems: FieldProblem[] = [...(shapeProblems.get(c.identity.key) ?? [])];
+    let served: { doc: UdpRoute | RtspRoute; resolved: ResolvedRoute; fresh: boolean } | undefined;
+    if (fresh) {
+      const outcome = admitRoute(fresh, c.identity.key, services, claims);
+      if (outcome.ok) served = { doc: fresh, resolved: outcome.resolved, fresh: true };
+      else newestProblems.push(...outcome.problems);
     }
-    const ip = svc.spec.clusterIP;
-    if (!ip || ip === 'None') {
-      problems.push({ field: `${field}.name`, reason: `Service ${namespaceOf(svc.metadata)}/${svc.metadata.name} has no clusterIP for the listener to serve` });
-      return;
+    if (!served && previous && previous.hash !== c.hash) {
+      const old = previous.document as UdpRoute | RtspRoute;
+      const outcome = admitRoute(old, c.identity.key, services, claims);
+      if (outcome.ok) served = { doc: old, resolved: outcome.resolved, fresh: false };
     }
-    const end = ref.endPort ?? ref.port;
-    if (end < ref.port) {
-      problems.push({ field: `${field}.endPort`, reason: `endPort ${end} is below port ${ref.port}` });
-      return;
+    let servedGeneration: number | undefined;
+    if (served) {
+      servedGeneration = serve(c, served.doc, served.fresh);
+      resolved.set(c.identity.key, served.resolved);
+      if (served.doc.kind === 'UdpRoute') config.udpRoutes.push(served.doc);
+      else config.rtspRoutes.push(served.doc);
     }
-    if (end - ref.port + 1 > MAX_PORT_RANGE) {
-      problems.push({ field: `${field}.endPort`, reason: `a port range may span at most ${MAX_PORT_RANGE} ports (got ${end - ref.port + 1})` });
-      return;
-    }
-    if (ref.endPort === undefined) {
-      const svcPort = svc.spec.ports.find((p) => p.port === ref.port);
-      if (!svcPort) {
-        problems.push({ field: `${field}.port`, reason: `Service ${namespaceOf(svc.metadata)}/${svc.metadata.name} has no port ${ref.port}` });
-        return;
-      }
-      if ((svcPort.protocol ?? 'TCP') !== wantProtocol) {
-        problems.push({ field: `${field}.port`, reason: `${listenerKind} needs a ${wantProtocol} port; Service port ${ref.port} is ${svcPort.protocol ?? 'TCP'}` });
-        return;
-      }
-    }
-    for (let p = ref.port; p <= end; p++) addresses.push({ field: `${field}.port`, key: `${wantProtocol} ${ip}:${p}` });
-  });
-  return { problems, addresses };
-}
-
-function checkBackends(backends: readonly BackendRef[], meta: ObjectMeta, services: ReadonlyMap<string, Service>, fieldPrefix: string): FieldProblem[] {
-  const problems: FieldProblem[] = [];
-  backends.forEach((ref, i) => {
-    const field = `${fieldPrefix}[${i}]`;
-    const svc = lookupService(ref, meta, services);
-    if (!svc) problems.push({ field: `${field}.name`, reason: `backend Service ${ref.namespace ?? namespaceOf(meta)}/${ref.name} not found` });
-    else if (!svc.spec.ports.some((p) => p.port === ref.port)) problems.push({ field: `${field}.port`, reason: `backend Service ${namespaceOf(svc.metadata)}/${svc.metadata.name} has no port ${ref.port}` });
-  });
-  if (backends.length > 0 && backends.reduce((sum, b) => sum + (b.weight ?? 1), 0) === 0) {
-    problems.push({ field: fieldPrefix, reason: 'backend weights sum to 0: no backend would get traffic' });
-  }
-  return problems;
-}
-
-function claimAddresses(addresses: readonly { field: string; key: string }[], owner: string, claimed: Map<string, string>): FieldProblem[] {
-  const problems: FieldProblem[] = [];
-  for (const a of addresses) {
-    const holder = claimed.get(a.key);
-    if (holder && holder !== owner) problems.push({ field: a.field, reason: `${a.key} is already served by ${holder}` });
-  }
-  if (problems.length === 0) for (const a of addresses) claimed.set(a.key, owner);
-  return problems;
-}
-
-function checkUdpRoute(route: UdpRoute, services: ReadonlyMap<string, Service>, claimed: Map<string, string>): FieldProblem[] {
-  const { problems, addresses } = checkParents(route.spec.parentRefs, route.metadata, services, 'UDP', 'UdpRoute');
-  problems.push(...checkBackends(route.spec.backendRefs, route.metadata, services, 'spec.backendRefs'));
-  if (route.spec.idleTimeout !== undefined && !parseDurationMs(route.spec.idleTimeout)) {
-    problems.push({ field: 'spec.idleTimeout', reason: `"${route.spec.idleTimeout}" must be a positive duration such as 60s` });
-  }
-  if (route.spec.rtp && route.spec.protocol === 'Raw') problems.push({ field: 'spec.rtp', reason: 'rtp settings need protocol: RTP' });
-  if (problems.length === 0) problems.push(...claimAddresses(addresses, `UdpRoute ${namespaceOf(route.metadata)}/${route.metadata.name}`, claimed));
-  return problems;
-}
-
-/** Envoy matches with RE2: no lookaround, no backreferences. */
-export function regexProblem(pattern: string): string | undefined {
-  try {
-    new RegExp(pattern, 'u');
-  } catch (err) {
-    return `invalid regular expression: ${(err as Error).message}`;
-  }
-  if (/\(\?<?[=!]/.test(pattern)) return 'lookahead/lookbehind is not supported by RE2';
-  if (/\\[1-9]/.test(pattern)) return 'backreferences are not supported by RE2';
-  return undefined;
-}
-
-function checkRtspRoute(route: RtspRoute, services: ReadonlyMap<string, Service>, claimed: Map<string, string>): FieldProblem[] {
-  const { problems, addresses } = checkParents(route.spec.parentRefs, route.metadata, services, 'TCP', 'RtspRoute');
-  route.spec.rules.forEach((rule, r) => {
-    problems.push(...checkBackends(rule.backendRefs, route.metadata, services, `spec.rules[${r}].backendRefs`));
-    (rule.matches ?? []).forEach((match, m) => {
-      const path = match.path;
-      if (!path) return;
-      const field = `spec.rules[${r}].matches[${m}].path.value`;
-      if ((path.type ?? 'PathPrefix') === 'RegularExpression') {
-        const bad = regexProblem(path.value);
-        if (bad) problems.push({ field, reason: bad });
-      } else if (!path.value.startsWith('/')) {
-        problems.push({ field, reason: `path "${path.value}" must start with /` });
-      }
+    report(c, newestProblems, served && !served.fresh ? servedGeneration : undefined);
+    routes.push({
+      identity: c.identity,
+      origin: c.origin,
+      generation: c.generation,
+      ...(servedGeneration === undefined ? {} : { servedGeneration }),
+      parentRefs: (fresh ?? served?.doc)?.spec.parentRefs ?? [],
+      problems: newestProblems,
     });
-  });
-  for (const group of ['timeouts', 'healthCheck', 'outlierDetection'] as const) {
-    for (const [key, value] of Object.entries(route.spec[group] ?? {})) {
-      if (typeof value === 'string' && !parseDurationMs(value)) problems.push({ field: `spec.${group}.${key}`, reason: `"${value}" must be a positive duration` });
-    }
   }
-  if (problems.length === 0) problems.push(...claimAddresses(addresses, `RtspRoute ${namespaceOf(route.metadata)}/${route.metadata.name}`, claimed));
-  return problems;
+  routes.sort((a, b) => compareText(a.identity.key, b.identity.key));
+  problems.sort((a, b) => compareText(a.source, b.source) || a.index - b.index);
+  return { config: { ...config, resolved }, problems, routes, history: { accepted, seen } };
 }
+
+function admitRoute(route: UdpRoute | RtspRoute, owner: string, services: ReadonlyMap<string, Service>, claims: ListenerClaims): { ok: true; resolved: ResolvedRoute } | { ok: false; problems: FieldProblem[] } {
+  const resolution = resolveRoute(route, services);
+  if (!resolution.ok) return resolution;
+  const clash = claims.tryClaim(owner, resolution.resolved.claims);
+  return clash.length > 0 ? { ok: false, problems: clash } : resolution;
+}
+
+function isRouteKind(kind: string): kind is 'UdpRoute' | 'RtspRoute' {
+  return kind === 'UdpRoute' || kind === 'RtspRoute';
+}
+
+/**
+ * Producer routes claim sockets before consumer routes; within each, routes
+ * serving before this admission go first (a new route never takes a live
+ * route's socket), then by key.
+ */
+function routeOrder(routes: readonly Candidate[], shaped: ReadonlyMap<string, MeshDocument>, history: AdmissionHistory): Candidate[] {
+  const rank = (c: Candidate): [number, number] => {
+    const doc = (shaped.get(c.identity.key) ?? history.accepted.get(c.identity.key)?.document) as UdpRoute | RtspRoute | undefined;
+    const consumer = doc?.spec.parentRefs.some((p) => p.namespace !== undefined && p.namespace !== (doc.metadata.namespace ?? 'default')) ?? false;
+    return [consumer ? 1 : 0, history.accepted.has(c.identity.key) ? 0 : 1];
+  };
+  return [...routes].sort((a, b) => {
+    const [ra, rb] = [rank(a), rank(b)];
+    return ra[0] - rb[0] || ra[1] - rb[1] || compareText(a.identity.key, b.identity.key);
+  });
+}
+
+/**
+ * One candidate per object key. The same object twice (two files) keeps the
+ * copy from where it was accepted before, else the first by source and
+ * position; the other is a problem naming both.
+ */
+function pickCandidates(documents: readonly SourcedDocument[], history: AdmissionHistory, problems: ConfigProblem[]): Candidate[] {
+  const byKey = new Map<string, SourcedDocument[]>();
+  let count = 0;
+  for (const d of documents) {
+    const identity = objectIdentityOf(d.document);
+    if (!identity) {
+      const shape = checkShape(d.document);
+      const found = shape.ok ? [{ field: 'metadata.name', reason: 'required field is missing' }] : shape.problems;
+      for (const f of found) problems.push({ source: d.origin.source, index: d.origin.index, field: f.field, reason: f.reason });
+      continue;
+    }
+    if (++count > MAX_OBJECTS) {
+      problems.push({ source: d.origin.source, index: d.origin.index, kind: identity.kind, name: identity.name, namespace: identity.namespace, field: '', reason: `more than ${MAX_OBJECTS} objects; the rest are ignored`, code: 'ResourceLimit' });
+      continue;
+    }
+    byKey.set(identity.key, [...(byKey.get(identity.key) ?? []), d]);
+  }
+  const candidates: Candidate[] = [];
+  for (const [key, copies] of [...byKey].sort(([a], [b]) => compareText(a, b))) {
+    const before = history.accepted.get(key)?.origin.source;
+    const ordered = [...copies].sort((a, b) => Number(b.origin.source === before) - Number(a.origin.source === before) || compareText(a.origin.source, b.origin.source) || a.origin.index - b.origin.index);
+    const winner = ordered[0]!;
+    const identity = objectIdentityOf(winner.document)!;
+    for (const other of ordered.slice(1)) {
+      problems.push({ source: other.origin.source, index: other.origin.index, kind: identity.kind, name: identity.name, namespace: identity.namespace, field: 'metadata.name', reason: `duplicate ${key}; first declared in ${winner.origin.source} document ${winner.origin.index + 1}`, code: 'Duplicate' });
+    }
+    const hash = contentHash(winner.document);
+    const seen = history.seen.get(key);
+    const declared = (winner.document as { metadata?: { generation?: unknown } }).metadata?.generation;
+    const generation = typeof declared === 'number' && Number.isInteger(declared) && declared > 0 ? declared : !seen ? 1 : seen.hash === hash ? seen.generation : seen.generation + 1;
+    candidates.push({ identity, origin: winner.origin, document: winner.document, generation, hash });
+  }
+  return candidates;
+}
+
+/** Content identity of a document, ignoring what a server writes back (status, bookkeeping metadata). */
+function contentHash(document: unknown): string {
+  const { status: _status, metadata, ...rest } = document as { status?: unknown; metadata?: Record<string, unknown> };
+  const { resourceVersion: _rv, managedFields: _mf, generation: _g, uid: _u, creationTimestamp: _ct, ...meta } = metadata ?? {};
+  return stableJson({ ...rest, metadata: meta });
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+

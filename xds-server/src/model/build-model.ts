@@ -1,62 +1,62 @@
-// Resolves validated documents into the IR: routes to listener addresses,
-// backend Services to ready endpoints (through their EndpointSlices).
+// Turns the admitted configuration into the IR: each route's resolved
+// listeners with their backends' ready endpoints (through EndpointSlices).
+// References were resolved once, at admission; nothing is looked up again.
 import { parseDurationMs } from '../api/duration.js';
-import { type EndpointSlice, type MeshConfig, namespaceOf, SERVICE_NAME_LABEL, type Service, type ServicePort, type UdpRoute } from '../api/types.js';
+import type { ListenerClaim, ResolvedBackend } from '../api/resolve-route.js';
+import type { AdmittedConfig } from '../api/validate.js';
+import { type EndpointSlice, namespaceOf, SERVICE_NAME_LABEL, type ServicePort, type UdpRoute } from '../api/types.js';
 import type { BackendModel, EndpointModel, MeshModel, UdpListenerModel } from './ir.js';
 
 export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 60_000;
 
-export function buildModel(config: MeshConfig): MeshModel {
-  const services = new Map(config.services.map((s) => [`${namespaceOf(s.metadata)}/${s.metadata.name}`, s]));
+export function buildModel(config: AdmittedConfig): MeshModel {
   const slicesByService = new Map<string, EndpointSlice[]>();
   for (const slice of config.endpointSlices) {
     const key = `${namespaceOf(slice.metadata)}/${slice.metadata.labels?.[SERVICE_NAME_LABEL]}`;
     slicesByService.set(key, [...(slicesByService.get(key) ?? []), slice]);
   }
-  const udpListeners = config.udpRoutes.flatMap((route) => udpListenersFor(route, services, slicesByService));
-  udpListeners.sort((a, b) => compareText(`${a.address}:${a.port}`, `${b.address}:${b.port}`));
-  return { udpListeners };
+  const udpListeners = config.udpRoutes.flatMap((route) => {
+    const resolved = config.resolved.get(`UdpRoute ${namespaceOf(route.metadata)}/${route.metadata.name}`);
+    return resolved ? udpListenersFor(route, resolved.claims, resolved.backends[0] ?? [], slicesByService) : [];
+  });
+  udpListeners.sort((a, b) => compareText(listenerSortKey(a), listenerSortKey(b)));
+  const consumerNamespaces = new Set(udpListeners.flatMap((l) => (l.consumerNamespace === undefined ? [] : [l.consumerNamespace])));
+  return { udpListeners, consumerNamespaces };
+}
+
+function listenerSortKey(l: UdpListenerModel): string {
+  return `${l.consumerNamespace ?? ''}|${l.route.namespace}/${l.route.name}|${String(l.port).padStart(5, '0')}`;
 }
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function udpListenersFor(route: UdpRoute, services: ReadonlyMap<string, Service>, slices: ReadonlyMap<string, EndpointSlice[]>): UdpListenerModel[] {
+function udpListenersFor(route: UdpRoute, claims: readonly ListenerClaim[], resolvedBackends: readonly ResolvedBackend[], slices: ReadonlyMap<string, EndpointSlice[]>): UdpListenerModel[] {
   const ns = namespaceOf(route.metadata);
-  const backends: BackendModel[] = route.spec.backendRefs.map((ref) => {
-    const svcNs = ref.namespace ?? ns;
-    const svc = services.get(`${svcNs}/${ref.name}`)!;
-    const svcPort = svc.spec.ports.find((p) => p.port === ref.port)!;
-    return {
-      service: { namespace: svcNs, name: ref.name },
-      servicePort: ref.port,
-      weight: ref.weight ?? 1,
-      endpoints: readyEndpoints(svcPort, slices.get(`${svcNs}/${ref.name}`) ?? []),
-    };
-  });
+  const backends: BackendModel[] = resolvedBackends.map((b) => ({
+    service: b.service,
+    servicePort: b.servicePort.port,
+    weight: b.weight,
+    endpoints: readyEndpoints(b.servicePort, slices.get(`${b.service.namespace}/${b.service.name}`) ?? []),
+  }));
   const clockRates: Record<number, number> = {};
   for (const [pt, hz] of Object.entries(route.spec.rtp?.clockRate ?? {})) clockRates[Number(pt)] = hz;
-  const listeners: UdpListenerModel[] = [];
-  for (const parent of route.spec.parentRefs) {
-    const svc = services.get(`${parent.namespace ?? ns}/${parent.name}`)!;
-    for (let port = parent.port; port <= (parent.endPort ?? parent.port); port++) {
-      listeners.push({
-        route: { namespace: ns, name: route.metadata.name },
-        address: svc.spec.clusterIP!,
-        port,
-        protocol: route.spec.protocol ?? 'Raw',
-        affinity: route.spec.sessionAffinity ?? 'SourceIPPort',
-        idleTimeoutMs: route.spec.idleTimeout ? parseDurationMs(route.spec.idleTimeout)! : DEFAULT_UDP_IDLE_TIMEOUT_MS,
-        backends,
-        clockRates,
-      });
-    }
-  }
-  return listeners;
+  return claims.map((claim) => ({
+    route: { namespace: ns, name: route.metadata.name },
+    parent: claim.parent,
+    ...(claim.consumerNamespace === undefined ? {} : { consumerNamespace: claim.consumerNamespace }),
+    address: claim.address.text,
+    port: claim.port,
+    protocol: route.spec.protocol ?? 'Raw',
+    affinity: route.spec.sessionAffinity ?? 'SourceIPPort',
+    idleTimeoutMs: route.spec.idleTimeout ? parseDurationMs(route.spec.idleTimeout)! : DEFAULT_UDP_IDLE_TIMEOUT_MS,
+    backends,
+    clockRates,
+  }));
 }
 
-/** Endpoints of the slices' port matching the Service port (by name, else targetPort). */
+/** Ready endpoints of the slices' port matching the Service port (by name, else targetPort). */
 function readyEndpoints(svcPort: ServicePort, slices: readonly EndpointSlice[]): EndpointModel[] {
   const out: EndpointModel[] = [];
   for (const slice of slices) {

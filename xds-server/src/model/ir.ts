@@ -25,6 +25,10 @@ export type AffinityModel = 'SourceIP' | 'SourceIPPort' | 'None';
 
 export interface UdpListenerModel {
   route: RouteId;
+  /** "namespace/name:port" of the parent Service port this listener serves. */
+  parent: string;
+  /** A consumer route's listener applies only to this namespace's proxies, replacing the producer route of the same parent. */
+  consumerNamespace?: string;
   address: string;
   port: number;
   protocol: 'RTP' | 'Raw';
@@ -37,4 +41,6 @@ export interface UdpListenerModel {
 
 export interface MeshModel {
   udpListeners: UdpListenerModel[];
+  /** Namespaces with at least one consumer route: only their proxies see something other than the producer routes. */
+  consumerNamespaces: ReadonlySet<string>;
 }

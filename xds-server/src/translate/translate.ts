@@ -1,10 +1,12 @@
-// The translator: IR in, Envoy resources out. Pure; keeps going past a bad
-// route and returns every error alongside what it could build.
+// The translator: (IR, proxy view) in, Envoy resources out. Pure; keeps going
+// past a bad route and returns every error alongside what it could build.
 import type { MeshModel } from '../model/ir.js';
+import { GATEWAY_VIEW, type ProxyView } from '../model/proxy-view.js';
 import { emptyResources, type EnvoyResources } from '../xds/resources.js';
 import { errorMessage } from '../log.js';
 import { udpListenerName } from './names.js';
 import { translateUdpListener, type UdpTranslateOptions } from './udp-route.js';
+import { listenersForView } from './view.js';
 
 export interface TranslationError {
   resource: string;
@@ -18,10 +20,10 @@ export interface TranslationResult {
 
 export type TranslateOptions = UdpTranslateOptions;
 
-export function translateModel(model: MeshModel, options: TranslateOptions = {}): TranslationResult {
+export function translateModel(model: MeshModel, options: TranslateOptions = {}, view: ProxyView = GATEWAY_VIEW): TranslationResult {
   const resources = emptyResources();
   const errors: TranslationError[] = [];
-  for (const udp of model.udpListeners) {
+  for (const udp of listenersForView(model, view)) {
     try {
       const { listener, cluster, assignment } = translateUdpListener(udp, options);
       resources.listeners.push(listener);

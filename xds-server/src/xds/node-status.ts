@@ -34,6 +34,8 @@ export interface NodeStatus {
   connected: boolean;
   streams: number;
   connectedAt: string;
+  /** When the last stream closed, while the proxy is disconnected. */
+  disconnectedAt?: string;
   /** The snapshot version the cache holds for this node. */
   snapshotVersion?: string;
   types: Map<TypeUrl, TypeStatus>;
@@ -57,6 +59,7 @@ export function nodeStatusToJson(status: NodeStatus): NodeStatusJson {
     connected: status.connected,
     streams: status.streams,
     connectedAt: status.connectedAt,
+    disconnectedAt: status.disconnectedAt,
     snapshotVersion: status.snapshotVersion,
     types,
   };

@@ -1,5 +1,10 @@
 // Snapshots keyed by node id, plus the per-node ACK/NACK state. Knows nothing
 // of gRPC: streams read snapshots and report what the proxy said.
+//
+// Node ids come from clients, so what is kept per node is bounded: a proxy
+// that disconnected is forgotten after `forgetAfterMs`, and at most
+// `maxDisconnected` disconnected proxies are remembered (oldest forgotten first).
+import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { NodeStatus, TypeStatus } from './node-status.js';
 import type { Snapshot } from './snapshot.js';
@@ -11,13 +16,39 @@ export interface CacheEvents {
   /** A proxy opened its first stream: the owner should give it a snapshot. */
   nodeConnected?(node: Node): void;
   nodeDisconnected?(nodeId: string): void;
+  /** A disconnected proxy's state was dropped; anything kept for it can go too. */
+  nodeForgotten?(nodeId: string): void;
   pushed?(nodeId: string, typeUrl: TypeUrl, version: string): void;
   acked?(nodeId: string, typeUrl: TypeUrl, version: string): void;
   nacked?(nodeId: string, typeUrl: TypeUrl, version: string, error: string): void;
 }
 
+export const DEFAULT_FORGET_AFTER_MS = 10 * 60_000;
+export const DEFAULT_MAX_DISCONNECTED = 10_000;
+/** Snapshots a node was recently given, so an ACK of a slightly older version can be read back. */
+const RECENT_SNAPSHOTS = 8;
+
+export interface SnapshotCacheOptions {
+  clock?: Clock;
+  forgetAfterMs?: number;
+  maxDisconnected?: number;
+}
+
 export class SnapshotCache {
   private readonly snapshots = new Map<string, Snapshot>();
+  private readonly recent = new Map<string, Snapshot[]>();
+  /** Disconnected node → when; insertion order is disconnection order. */
+  private readonly disconnected = new Map<string, number>();
+  private sweepTimer?: TimerHandle;
+  private readonly clock: Clock;
+  private readonly forgetAfterMs: number;
+  private readonly maxDisconnected: number;
+
+  constructor(options: SnapshotCacheOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.forgetAfterMs = options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS;
+    this.maxDisconnected = options.maxDisconnected ?? DEFAULT_MAX_DISCONNECTED;
+  }
   private readonly listeners = new Map<string, Set<SnapshotListener>>();
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly events: CacheEvents[] = [];
@@ -29,6 +60,10 @@ export class SnapshotCache {
   setSnapshot(nodeId: string, snapshot: Snapshot): void {
     if (this.snapshots.get(nodeId) === snapshot) return;
     this.snapshots.set(nodeId, snapshot);
+    const recent = this.recent.get(nodeId) ?? [];
+    recent.unshift(snapshot);
+    if (recent.length > RECENT_SNAPSHOTS) recent.pop();
+    this.recent.set(nodeId, recent);
     const status = this.statuses.get(nodeId);
     if (status) status.snapshotVersion = snapshot.version;
     for (const listener of this.listeners.get(nodeId) ?? []) listener(snapshot);
@@ -38,7 +73,12 @@ export class SnapshotCache {
     return this.snapshots.get(nodeId);
   }
 
-  /** Ids of nodes that connected at least once (they keep their snapshot). */
+  /** The node's current snapshot and the few before it, newest first. */
+  recentSnapshots(nodeId: string): readonly Snapshot[] {
+    return this.recent.get(nodeId) ?? [];
+  }
+
+  /** Ids of nodes that connected and are not forgotten yet (they keep their snapshot). */
   knownNodes(): string[] {
     return [...this.statuses.keys()];
   }
@@ -71,6 +111,8 @@ export class SnapshotCache {
     }
     status.protocol = protocol;
     status.connected = true;
+    status.disconnectedAt = undefined;
+    this.disconnected.delete(node.id);
     status.connectedAt = new Date().toISOString();
     status.streams++;
     const fresh = status.streams === 1;
@@ -84,8 +126,44 @@ export class SnapshotCache {
     status.streams = Math.max(0, status.streams - 1);
     if (status.streams === 0) {
       status.connected = false;
+      status.disconnectedAt = new Date().toISOString();
+      this.disconnected.delete(nodeId);
+      this.disconnected.set(nodeId, this.clock.now());
       for (const e of this.events) e.nodeDisconnected?.(nodeId);
+      this.sweep();
     }
+  }
+
+  /** Disconnected proxies still remembered. */
+  disconnectedCount(): number {
+    return this.disconnected.size;
+  }
+
+  /** Forgets what is over the count bound or past its time, then waits for the next expiry. */
+  private sweep(): void {
+    this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    const now = this.clock.now();
+    for (const [nodeId, since] of this.disconnected) {
+      if (this.disconnected.size <= this.maxDisconnected && now - since < this.forgetAfterMs) break;
+      this.forget(nodeId);
+    }
+    const oldest = this.disconnected.values().next();
+    if (!oldest.done) this.sweepTimer = this.clock.setTimeout(() => this.sweep(), Math.max(0, oldest.value + this.forgetAfterMs - now));
+  }
+
+  private forget(nodeId: string): void {
+    this.disconnected.delete(nodeId);
+    this.statuses.delete(nodeId);
+    this.snapshots.delete(nodeId);
+    this.recent.delete(nodeId);
+    for (const e of this.events) e.nodeForgotten?.(nodeId);
+  }
+
+  /** Stops the expiry timer (server shutdown). */
+  close(): void {
+    this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
   }
 
   recordPush(nodeId: string, typeUrl: TypeUrl, version: string): void {

@@ -57,6 +57,14 @@ export class Snapshot {
     return new Snapshot(byType, overall.digest('hex').slice(0, 12));
   }
 
+  /** This snapshot plus resources of another owner (per-proxy additions); a name both have is an error. */
+  withExtra(extra: readonly WireResource[]): Snapshot {
+    if (extra.length === 0) return this;
+    const all: WireResource[] = [];
+    for (const t of this.byType.values()) all.push(...t.list);
+    return Snapshot.fromWire([...all, ...extra]);
+  }
+
   static empty(): Snapshot {
     return Snapshot.fromWire([]);
   }

@@ -1,0 +1,142 @@
+// A route's references resolved once: the listener addresses its parents give
+// it and the backend Services it sends to. What does not resolve is a problem
+// on the field that named it.
+import { type IpAddress, isIpAddress, parseIp } from './addresses.js';
+import type { FieldProblem } from './check-shape.js';
+import { type BackendRef, namespaceOf, type ObjectMeta, type ParentRef, type RtspRoute, type Service, type ServicePort, type UdpRoute } from './types.js';
+
+/** A route makes one listener per port it serves; this bounds what one document can ask for. */
+export const MAX_LISTENERS_PER_ROUTE = 1000;
+
+export type ListenerProtocol = 'UDP' | 'TCP';
+
+/** One address and port a route's listener serves. */
+export interface ListenerClaim {
+  field: string;
+  protocol: ListenerProtocol;
+  address: IpAddress;
+  port: number;
+  /** "namespace/name:port" of the parent Service port: a consumer route overrides the producer route of the same one. */
+  parent: string;
+  /** Set for a consumer route's parent (GAMMA): the namespace whose proxies it applies to. */
+  consumerNamespace?: string;
+}
+
+export interface ResolvedBackend {
+  service: { namespace: string; name: string };
+  servicePort: ServicePort;
+  weight: number;
+}
+
+export interface ResolvedRoute {
+  claims: ListenerClaim[];
+  /** UdpRoute backends; for RtspRoute, per rule. */
+  backends: ResolvedBackend[][];
+}
+
+export type RouteResolution = { ok: true; resolved: ResolvedRoute } | { ok: false; problems: FieldProblem[] };
+
+export type ServiceIndex = ReadonlyMap<string, Service>;
+
+export function serviceKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+export function resolveRoute(route: UdpRoute | RtspRoute, services: ServiceIndex): RouteResolution {
+  const protocol: ListenerProtocol = route.kind === 'UdpRoute' ? 'UDP' : 'TCP';
+  const { problems, claims } = resolveParents(route.spec.parentRefs, route.metadata, services, protocol, route.kind);
+  const backends: ResolvedBackend[][] = [];
+  if (route.kind === 'UdpRoute') {
+    backends.push(resolveBackends(route.spec.backendRefs, route.metadata, services, 'spec.backendRefs', problems));
+  } else {
+    route.spec.rules.forEach((rule, r) => backends.push(resolveBackends(rule.backendRefs, route.metadata, services, `spec.rules[${r}].backendRefs`, problems)));
+    problems.push(...rtspMatchProblems(route));
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, resolved: { claims, backends } };
+}
+
+function resolveParents(parents: readonly ParentRef[], meta: ObjectMeta, services: ServiceIndex, protocol: ListenerProtocol, kind: string): { problems: FieldProblem[]; claims: ListenerClaim[] } {
+  const problems: FieldProblem[] = [];
+  const claims: ListenerClaim[] = [];
+  const routeNamespace = namespaceOf(meta);
+  const portOwner = new Map<number, number>();
+  parents.forEach((ref, i) => {
+    const field = `spec.parentRefs[${i}]`;
+    const svcNamespace = ref.namespace ?? routeNamespace;
+    const svc = services.get(serviceKey(svcNamespace, ref.name));
+    if (!svc) return problems.push({ field: `${field}.name`, reason: `Service ${svcNamespace}/${ref.name} not found`, code: 'NoMatchingParent' });
+    const address = svc.spec.clusterIP === undefined || svc.spec.clusterIP === 'None' ? undefined : parseIp(svc.spec.clusterIP);
+    if (!address || !isIpAddress(address)) return problems.push({ field: `${field}.name`, reason: `Service ${svcNamespace}/${ref.name} has no clusterIP for the listener to serve`, code: 'NoMatchingParent' });
+    const end = ref.endPort ?? ref.port;
+    if (end < ref.port) return problems.push({ field: `${field}.endPort`, reason: `endPort ${end} is below port ${ref.port}` });
+    if (ref.endPort === undefined) {
+      const svcPort = svc.spec.ports.find((p) => p.port === ref.port);
+      if (!svcPort) return problems.push({ field: `${field}.port`, reason: `Service ${svcNamespace}/${ref.name} has no port ${ref.port}`, code: 'NoMatchingParent' });
+      if ((svcPort.protocol ?? 'TCP') !== protocol) return problems.push({ field: `${field}.port`, reason: `${kind} needs a ${protocol} port; Service port ${ref.port} is ${svcPort.protocol ?? 'TCP'}`, code: 'NoMatchingParent' });
+    }
+    if (claims.length + (end - ref.port + 1) > MAX_LISTENERS_PER_ROUTE) {
+      return problems.push({ field: ref.endPort === undefined ? `${field}.port` : `${field}.endPort`, reason: `the route would serve more than ${MAX_LISTENERS_PER_ROUTE} ports (one listener each); split it or narrow the range`, code: 'ResourceLimit' });
+    }
+    for (let port = ref.port; port <= end; port++) {
+      // Listener names carry the route and port, so one route serves a port once.
+      const other = portOwner.get(port);
+      if (other !== undefined) return problems.push({ field: `${field}.port`, reason: `port ${port} is already served by this route through spec.parentRefs[${other}]; a route serves each port once (use a second route for a second Service on the same port)`, code: 'Conflicted' });
+      portOwner.set(port, i);
+      claims.push({
+        field: `${field}.port`,
+        protocol,
+        address,
+        port,
+        parent: `${svcNamespace}/${ref.name}:${port}`,
+        ...(svcNamespace === routeNamespace ? {} : { consumerNamespace: routeNamespace }),
+      });
+    }
+    return undefined;
+  });
+  return { problems, claims };
+}
+
+function resolveBackends(refs: readonly BackendRef[], meta: ObjectMeta, services: ServiceIndex, fieldPrefix: string, problems: FieldProblem[]): ResolvedBackend[] {
+  const resolved: ResolvedBackend[] = [];
+  refs.forEach((ref, i) => {
+    const field = `${fieldPrefix}[${i}]`;
+    const namespace = ref.namespace ?? namespaceOf(meta);
+    const svc = services.get(serviceKey(namespace, ref.name));
+    if (!svc) return problems.push({ field: `${field}.name`, reason: `backend Service ${namespace}/${ref.name} not found`, code: 'BackendNotFound' });
+    const servicePort = svc.spec.ports.find((p) => p.port === ref.port);
+    if (!servicePort) return problems.push({ field: `${field}.port`, reason: `backend Service ${namespace}/${ref.name} has no port ${ref.port}`, code: 'BackendNotFound' });
+    return resolved.push({ service: { namespace, name: ref.name }, servicePort, weight: ref.weight ?? 1 });
+  });
+  if (refs.length > 0 && refs.reduce((sum, b) => sum + (b.weight ?? 1), 0) === 0) {
+    problems.push({ field: fieldPrefix, reason: 'backend weights sum to 0: no backend would get traffic' });
+  }
+  return resolved;
+}
+
+/** Envoy matches with RE2: no lookaround, no backreferences. */
+export function regexProblem(pattern: string): string | undefined {
+  try {
+    new RegExp(pattern, 'u');
+  } catch (err) {
+    return `invalid regular expression: ${(err as Error).message}`;
+  }
+  if (/\(\?<?[=!]/.test(pattern)) return 'lookahead/lookbehind is not supported by RE2';
+  if (/\\[1-9]/.test(pattern)) return 'backreferences are not supported by RE2';
+  return undefined;
+}
+
+function rtspMatchProblems(route: RtspRoute): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  route.spec.rules.forEach((rule, r) => (rule.matches ?? []).forEach((match, m) => {
+    const path = match.path;
+    if (!path) return;
+    const field = `spec.rules[${r}].matches[${m}].path.value`;
+    if ((path.type ?? 'PathPrefix') === 'RegularExpression') {
+      const bad = regexProblem(path.value);
+      if (bad) problems.push({ field, reason: bad });
+    } else if (!path.value.startsWith('/')) {
+      problems.push({ field, reason: `path "${path.value}" must start with /` });
+    }
+  }));
+  return problems;
+}
