@@ -93,7 +93,7 @@ describe('mediamesh command', function () {
         const lines = run.stdout.trim().split('\n');
         assert.equal(lines.length, 2, run.stdout);
         assert.match(lines[0]!, /b\.yaml: document 1 \(Gadget default\/g\): kind: unknown kind "Gadget"; expected one of UdpRoute, RtspRoute, Service, EndpointSlice/);
-        assert.match(lines[1]!, /b\.yaml: document 2 \(UdpRoute media\/dup\): spec\.parentRefs\[0\]\.port: UDP 127\.0\.0\.1:5004 is already served by UdpRoute media\/feed/);
+        assert.match(lines[1]!, /b\.yaml: document 2 \(UdpRoute media\/zz-dup\): spec\.parentRefs\[0\]\.port: UDP 127\.0\.0\.1:5004 is already served by UdpRoute media\/feed/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
