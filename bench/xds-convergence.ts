@@ -2,6 +2,8 @@
 // connected proxy has ACKed the new config, and what the control plane costs
 // per connected proxy.
 //
+// Method, per-proxy mode and the peer: bench/xds/README.md.
+//
 //   npm run bench:xds -- [--clients 1000] [--workers CPUS] [--rounds 5] [--delta]
 //                        [--change endpoint|listener] [--debounce-ms 100] [--strict-debounce]
 //                        [--views N] [--peer go-control-plane] [--json]
@@ -332,13 +334,11 @@ function targetFigures(t: TargetResult): Record<string, unknown> {
   };
 }
 
-async function run(o: BenchOptions, res: Resources): Promise<Record<string, unknown>> {
+async function run(o: BenchOptions, res: Resources, peerBinary: string | undefined): Promise<Record<string, unknown>> {
   const viewText = o.views > 0 ? `proxies in ${o.views} namespaces, each with a consumer route` : 'proxies in no namespace (one view)';
   say(`${o.clients} ${o.protocol} clients in ${o.workers} worker processes, ${o.clientsPerConnection} per connection; ${o.routes} routes; ${viewText}; ${o.rounds} rounds of a ${o.change} change (${o.writeMode}); debounce ${o.debounceMs} ms${o.strictDebounce ? ', strict' : ', whole-file edits early'}${o.peer ? `; then the same against ${o.peer}` : ''}`);
   const loadBefore = os.loadavg()[0]!;
   say(`host: ${os.cpus().length} CPUs, load average ${loadBefore.toFixed(2)} before start (other jobs on the host skew every number here)`);
-  // Built before anything is measured: a first build takes minutes of CPU.
-  const peerBinary = o.peer ? buildGoPeer(say) : undefined;
   res.configDir = new ConfigDir();
   const mesh = new BenchMesh(res.configDir, o.routes, o.change, o.writeMode, o.views);
   mesh.writeInitial();
@@ -421,6 +421,15 @@ async function main(argv: string[]): Promise<number> {
   }
   for (const dir of [o.serverCpuProf, o.clientCpuProf]) if (dir) fs.mkdirSync(dir, { recursive: true });
 
+  let peerBinary: string | undefined;
+  try {
+    // Built before anything is measured and before the timeout starts: a first build takes minutes.
+    peerBinary = o.peer ? buildGoPeer(say) : undefined;
+  } catch (err) {
+    say(`FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+
   const res = new Resources();
   const onSignal = (signal: NodeJS.Signals): void => {
     say(`${signal}: stopping`);
@@ -437,7 +446,7 @@ async function main(argv: string[]): Promise<number> {
   }, o.timeoutS * 1000);
 
   try {
-    const summary = await run(o, res);
+    const summary = await run(o, res, peerBinary);
     if (o.json) fs.writeSync(1, `${JSON.stringify(summary)}\n`);
     return o.check && summary.targets_met !== true ? 1 : 0;
   } catch (err) {

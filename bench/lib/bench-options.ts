@@ -60,7 +60,7 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --ramp-batch N              channels a worker opens per ramp step (default 50)
   --ramp-interval-ms N        pause between ramp steps (default 20)
   --settle-ms N               quiet time between rounds (default 300)
-  --timeout-s N               give up (exit 1) after this long (default 120)
+  --timeout-s N               give up (exit 1) after this long (default 120, 240 with --peer)
   --server-cpu-prof DIR       run the server with node --cpu-prof into DIR; print its hot spots
   --client-cpu-prof DIR       the same for the client workers (profiles only, no summary)
   --check                     exit 1 if p99 > 250 ms, RSS/client > 1 MiB, or (with --peer) a p99
@@ -114,7 +114,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     protocol: v.delta ? 'delta' : 'sotw',
     debounceMs: int(v['debounce-ms'], 'debounce-ms', 100, 0, 10_000),
     strictDebounce: v['strict-debounce'] ?? false,
-    timeoutS: int(v['timeout-s'], 'timeout-s', 120, 5, 3600),
+    timeoutS: int(v['timeout-s'], 'timeout-s', v.peer === undefined ? 120 : 240, 5, 3600),
     clientsPerConnection: int(v['clients-per-connection'], 'clients-per-connection', 1, 1, 10_000),
     rampBatch: int(v['ramp-batch'], 'ramp-batch', 50, 1, 10_000),
     rampIntervalMs: int(v['ramp-interval-ms'], 'ramp-interval-ms', 20, 0, 10_000),
