@@ -2,13 +2,22 @@
 // connected proxy has ACKed the new config, and what the control plane costs
 // per connected proxy.
 //
+// Method, per-proxy mode and the peer: bench/xds/README.md.
+//
 //   npm run bench:xds -- [--clients 1000] [--workers CPUS] [--rounds 5] [--delta]
-//                        [--change endpoint|listener] [--debounce-ms 100] [--strict-debounce] [--json]
+//                        [--change endpoint|listener] [--debounce-ms 100] [--strict-debounce]
+//                        [--views N] [--peer go-control-plane] [--json]
 //
 // Processes: this coordinator; `mediamesh serve` as a child of its own (its
 // RSS and CPU are read from /proc/<pid>); `--workers` forked client processes
 // running the simulated proxies (so client CPU is not server CPU). Everything
-// is on 127.0.0.1 and in a temp config dir, removed on exit.
+// is on 127.0.0.1 and in temp dirs, removed on exit.
+//
+// What every proxy must hold after a round is computed here with mediamesh's
+// own pipeline, per view (lib/view-resources.ts). With --peer go-control-plane
+// the same clients are then pointed at a go-control-plane server given those
+// same resources (bench/README.md says what each side does per round); the two
+// are measured one after the other, mediamesh first, with the same rounds.
 //
 // One round: arm the workers with what the new config must contain, stamp the
 // time, rewrite one route's YAML file, and collect per proxy the time it wrote
@@ -17,7 +26,9 @@
 // wall clock, comparable across processes). Convergence therefore includes the
 // file watcher, the server's debounce or early apply (a renamed-in file that
 // only changes objects applies after a 10 ms settle unless --strict-debounce),
-// rebuild, push, the client's receipt and its ACK write.
+// rebuild, push, the client's receipt and its ACK write. For the peer the
+// write is of its per-view resource files, and convergence includes its file
+// watcher, decoding, SetSnapshot, push, receipt and ACK.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,15 +36,23 @@ import { fileURLToPath } from 'node:url';
 import { ConfigDir } from '../test/helpers/mesh-files.js';
 import { BenchMesh } from './lib/bench-mesh.js';
 import { type BenchOptions, OptionsError, parseBenchOptions, USAGE } from './lib/bench-options.js';
+import type { BenchServer } from './lib/bench-server.js';
 import { wallNowMs } from './lib/clock.js';
 import { hotSpots, newestProfile } from './lib/cpu-profile.js';
+import { buildGoPeer, GO_PEER_NAME, GoPeerProcess } from './lib/go-peer-process.js';
+import { PeerViewDir, viewFileText } from './lib/peer-view-files.js';
 import { cpuSeconds, hostBusySeconds, rssKb } from './lib/proc-stats.js';
 import { ServerProcess } from './lib/server-process.js';
-import { round, summarize } from './lib/stats.js';
+import { type LatencySummary, round, summarize } from './lib/stats.js';
+import { expectationsFor, type RoundViews, translateViews } from './lib/view-resources.js';
+import { proxySpec, viewKeys } from './lib/views.js';
 import { WorkerPool } from './lib/worker-pool.js';
+import type { ExpectationsByView } from './lib/worker-protocol.js';
 
 const TARGET_P99_MS = 250;
 const TARGET_RSS_PER_CLIENT_KB = 1024;
+/** mediamesh's p99 over the peer's: no worse than go-control-plane. */
+const TARGET_P99_RATIO = 1.0;
 const PROGRESS_EVERY_MS = 1000;
 
 function say(message: string): void {
@@ -45,7 +64,8 @@ class BenchFailure extends Error {}
 /** Owns every child and temp dir; tears them down on success, failure, timeout or signal. */
 class Resources {
   configDir?: ConfigDir;
-  server?: ServerProcess;
+  peerDir?: PeerViewDir;
+  server?: BenchServer;
   workers?: WorkerPool;
   /** What the bench is waiting for, for the timeout message. */
   phase = 'starting';
@@ -70,10 +90,19 @@ class Resources {
     return Promise.race([work, failed]).finally(() => this.failureWaiters.delete(waiter!));
   }
 
+  /** Stops the clients and the server of one measured control plane. */
+  async releaseProcesses(): Promise<void> {
+    const { workers, server } = this;
+    this.workers = undefined;
+    this.server = undefined;
+    await workers?.stop().catch(() => workers.kill());
+    await server?.stop().catch(() => server.kill());
+  }
+
   async release(): Promise<void> {
-    await this.workers?.stop().catch(() => this.workers?.kill());
-    await this.server?.stop().catch(() => this.server?.kill());
+    await this.releaseProcesses();
     this.configDir?.cleanup();
+    this.peerDir?.cleanup();
   }
 
   /** Synchronous teardown for signal and exit handlers. */
@@ -81,6 +110,7 @@ class Resources {
     this.workers?.kill();
     this.server?.kill();
     this.configDir?.cleanup();
+    this.peerDir?.cleanup();
   }
 }
 
@@ -108,17 +138,76 @@ interface RoundsResult {
   rssAfterKb: number;
 }
 
-/** Starts the server, gives every worker its proxies, waits until all hold the initial config. */
-async function connect(o: BenchOptions, res: Resources, mesh: BenchMesh): Promise<{ server: ServerProcess; workers: WorkerPool; result: ConnectResult }> {
+/**
+ * A control plane under measurement. `prepare` is the round's untimed work
+ * (for the peer: serializing mediamesh's resources); `apply` is the write the
+ * round's clock starts at.
+ */
+interface Target {
+  name: string;
+  start(): Promise<BenchServer>;
+  prepare(round: number): void;
+  apply(round: number): void;
+}
+
+/** Everything about the rounds that does not depend on which server is measured. */
+class RoundPlan {
+  private readonly cache = new Map<number, { views: RoundViews; expect: ExpectationsByView }>();
+
+  constructor(readonly mesh: BenchMesh, readonly keys: readonly string[]) {}
+
+  /** The round's per-view resources as mediamesh translates them, and what each view's proxies must hold. */
+  at(round: number): { views: RoundViews; expect: ExpectationsByView } {
+    let found = this.cache.get(round);
+    if (!found) {
+      const views = translateViews(this.mesh.configDir, this.mesh.filesAt(round), this.keys);
+      found = { views, expect: expectationsFor(views, this.mesh.roundChange(round), round) };
+      this.cache.set(round, found);
+    }
+    return found;
+  }
+}
+
+function mediameshTarget(o: BenchOptions, res: Resources, plan: RoundPlan): Target {
   const serverNodeArgs = o.serverCpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.serverCpuProf)] : [];
-  const server = (res.server = await res.guard(ServerProcess.start({
-    configDir: res.configDir!.dir,
-    debounceMs: o.debounceMs,
-    strictDebounce: o.strictDebounce,
-    nodeArgs: serverNodeArgs,
-    onUnexpectedExit: (why) => res.fail(why),
-  })));
-  say(`server pid ${server.pid} ready on ${server.xdsAddress}, config in ${res.configDir!.dir}`);
+  return {
+    name: 'mediamesh',
+    start: () => ServerProcess.start({
+      configDir: plan.mesh.configDir,
+      debounceMs: o.debounceMs,
+      strictDebounce: o.strictDebounce,
+      nodeArgs: serverNodeArgs,
+      onUnexpectedExit: (why) => res.fail(why),
+    }),
+    prepare: () => {},
+    apply: (r) => plan.mesh.applyRound(r),
+  };
+}
+
+function goPeerTarget(res: Resources, plan: RoundPlan, binary: string): Target {
+  const peerDir = (res.peerDir = new PeerViewDir());
+  let pending = new Map<string, string>();
+  const prepare = (r: number): void => {
+    const texts = new Map([...plan.at(r).views.byView].map(([key, snapshot]) => [key, viewFileText(key, snapshot)]));
+    // Like mediamesh, which reads one changed file, the peer is handed only the views that changed.
+    pending = new Map(peerDir.changed(texts).map((key) => [key, texts.get(key)!]));
+  };
+  return {
+    name: GO_PEER_NAME,
+    start: async () => {
+      prepare(0);
+      peerDir.write(pending);
+      return GoPeerProcess.start({ binary, viewDir: peerDir.dir, onUnexpectedExit: (why) => res.fail(why) });
+    },
+    prepare,
+    apply: () => peerDir.write(pending),
+  };
+}
+
+/** Starts the server, gives every worker its proxies, waits until all hold the initial config. */
+async function connect(o: BenchOptions, res: Resources, plan: RoundPlan, target: Target): Promise<{ server: BenchServer; workers: WorkerPool; result: ConnectResult }> {
+  const server = (res.server = await res.guard(target.start()));
+  say(`${target.name}: server pid ${server.pid} ready on ${server.xdsAddress}`);
   // Let the start-up settle before the idle reading.
   await sleep(500);
   const rssIdleKb = rssKb(server.pid);
@@ -128,21 +217,22 @@ async function connect(o: BenchOptions, res: Resources, mesh: BenchMesh): Promis
   const clientNodeArgs = o.clientCpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.clientCpuProf)] : [];
   const workers = (res.workers = new WorkerPool(workerScript, o.workers, (why) => res.fail(why), clientNodeArgs));
   const start = wallNowMs();
+  const initial = plan.at(0).expect;
   for (let w = 0; w < o.workers; w++) {
-    const nodeIds: string[] = [];
-    for (let i = w; i < o.clients; i += o.workers) nodeIds.push(`bench-proxy-${String(i).padStart(5, '0')}`);
+    const proxies = [];
+    for (let i = w; i < o.clients; i += o.workers) proxies.push(proxySpec(i, o.views));
     workers.send(w, {
       kind: 'start',
       address: server.xdsAddress,
       protocol: o.protocol,
-      nodeIds,
+      proxies,
       clientsPerChannel: o.clientsPerConnection,
       rampBatch: o.rampBatch,
       rampIntervalMs: o.rampIntervalMs,
-      initial: mesh.expectation(0),
+      initial,
     });
   }
-  res.phase = 'the initial sync';
+  res.phase = `the initial sync (${target.name})`;
   const ticker = setInterval(() => {
     const p = workers.progress();
     say(`connecting: ${p.streams}/${o.clients} streams open, ${p.synced}/${o.clients} synced`);
@@ -155,41 +245,42 @@ async function connect(o: BenchOptions, res: Resources, mesh: BenchMesh): Promis
   }
   const connectS = (wallNowMs() - start) / 1000;
   const serverCpuS = cpuSeconds(server.pid) - cpuBefore;
-  say(`all ${o.clients} clients synced (CDS, LDS, EDS ACKed) in ${connectS.toFixed(2)} s; server CPU ${serverCpuS.toFixed(2)} s`);
+  say(`${target.name}: all ${o.clients} clients synced (CDS, LDS, EDS ACKed) in ${connectS.toFixed(2)} s; server CPU ${serverCpuS.toFixed(2)} s`);
 
   await sleep(Math.max(o.settleMs, 500));
   const rssConnectedKb = rssKb(server.pid);
-  say(`server RSS ${(rssIdleKb / 1024).toFixed(1)} MiB idle, ${(rssConnectedKb / 1024).toFixed(1)} MiB with ${o.clients} clients (${((rssConnectedKb - rssIdleKb) / o.clients).toFixed(1)} KiB per client)`);
+  say(`${target.name}: server RSS ${(rssIdleKb / 1024).toFixed(1)} MiB idle, ${(rssConnectedKb / 1024).toFixed(1)} MiB with ${o.clients} clients (${((rssConnectedKb - rssIdleKb) / o.clients).toFixed(1)} KiB per client)`);
   return { server, workers, result: { connectS, serverCpuS, rssIdleKb, rssConnectedKb, clientCpuS: synced.reduce((s, m) => s + m.cpuS, 0) } };
 }
 
-/** One change: arm the workers, stamp, rewrite the file, collect every proxy's ACK time. */
-async function measureRound(o: BenchOptions, res: Resources, mesh: BenchMesh, workers: WorkerPool, r: number, label: string): Promise<RoundResult> {
-  const expect = mesh.expectation(r);
-  res.phase = `${label} (waiting for ${JSON.stringify(expect)})`;
+/** One change: arm the workers, stamp, write the change, collect every proxy's ACK time. */
+async function measureRound(o: BenchOptions, res: Resources, plan: RoundPlan, target: Target, workers: WorkerPool, r: number, label: string): Promise<RoundResult> {
+  const { expect } = plan.at(r);
+  target.prepare(r);
+  res.phase = `${target.name} ${label} (waiting for ${JSON.stringify(expect).slice(0, 400)})`;
   workers.broadcast({ kind: 'arm', round: r, expect });
   await res.guard(workers.all('armed'));
   const writtenAt = wallNowMs();
-  mesh.applyRound(r);
+  target.apply(r);
   const converged = await res.guard(workers.all('converged'));
   const samplesMs = converged.flatMap((m) => m.ackAtMs.map((at) => at - writtenAt));
   const s = summarize(samplesMs);
-  say(`${label}: ${s.count} ACKs, convergence p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms (first ${s.min.toFixed(1)} ms)`);
+  say(`${target.name} ${label}: ${s.count} ACKs, convergence p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms (first ${s.min.toFixed(1)} ms)`);
   await sleep(o.settleMs);
   return { samplesMs, clientCpuS: converged.reduce((sum, m) => sum + m.cpuS, 0) };
 }
 
 /** Warm-up rounds, then the measured ones with the server's, the clients' and the rest of the host's CPU. */
-async function measureRounds(o: BenchOptions, res: Resources, mesh: BenchMesh, server: ServerProcess, workers: WorkerPool, clientCpuAtSync: number): Promise<RoundsResult> {
+async function measureRounds(o: BenchOptions, res: Resources, plan: RoundPlan, target: Target, server: BenchServer, workers: WorkerPool, clientCpuAtSync: number): Promise<RoundsResult> {
   const warmup: RoundResult[] = [];
-  for (let r = 1; r <= o.warmupRounds; r++) warmup.push(await measureRound(o, res, mesh, workers, r, `warm-up round ${r}/${o.warmupRounds}`));
+  for (let r = 1; r <= o.warmupRounds; r++) warmup.push(await measureRound(o, res, plan, target, workers, r, `warm-up round ${r}/${o.warmupRounds}`));
   const clientCpuBefore = warmup.at(-1)?.clientCpuS ?? clientCpuAtSync;
   const serverCpuBefore = cpuSeconds(server.pid);
   const hostBusyBefore = hostBusySeconds();
   const selfCpuBefore = process.cpuUsage();
   const start = wallNowMs();
   const measured: RoundResult[] = [];
-  for (let r = 1; r <= o.rounds; r++) measured.push(await measureRound(o, res, mesh, workers, o.warmupRounds + r, `round ${r}/${o.rounds}`));
+  for (let r = 1; r <= o.rounds; r++) measured.push(await measureRound(o, res, plan, target, workers, o.warmupRounds + r, `round ${r}/${o.rounds}`));
   const serverCpuS = cpuSeconds(server.pid) - serverCpuBefore;
   const clientCpuS = measured.at(-1)!.clientCpuS - clientCpuBefore;
   // CPU the rest of the host used meanwhile: what competed with the server and our clients.
@@ -199,36 +290,29 @@ async function measureRounds(o: BenchOptions, res: Resources, mesh: BenchMesh, s
   return { warmup, measured, serverCpuS, clientCpuS, otherBusyCores, rssAfterKb: rssKb(server.pid) };
 }
 
-async function run(o: BenchOptions, res: Resources): Promise<Record<string, unknown>> {
-  say(`${o.clients} ${o.protocol} clients in ${o.workers} worker processes, ${o.clientsPerConnection} per connection; ${o.routes} routes; ${o.rounds} rounds of a ${o.change} change (${o.writeMode}); debounce ${o.debounceMs} ms${o.strictDebounce ? ', strict' : ', whole-file edits early'}`);
-  const loadBefore = os.loadavg()[0]!;
-  say(`host: ${os.cpus().length} CPUs, load average ${loadBefore.toFixed(2)} before start (other jobs on the host skew every number here)`);
-  res.configDir = new ConfigDir();
-  const mesh = new BenchMesh(res.configDir, o.routes, o.change, o.writeMode);
-  mesh.writeInitial();
-
-  const { server, workers, result: c } = await connect(o, res, mesh);
-  const r = await measureRounds(o, res, mesh, server, workers, c.clientCpuS);
-  await res.release();
-  if (o.serverCpuProf) reportProfile(o.serverCpuProf);
-
+/** One control plane, start to stop: connect every client, run the rounds, release the processes. */
+async function measureTarget(o: BenchOptions, res: Resources, plan: RoundPlan, target: Target): Promise<TargetResult> {
+  const { server, workers, result: c } = await connect(o, res, plan, target);
+  const r = await measureRounds(o, res, plan, target, server, workers, c.clientCpuS);
+  await res.releaseProcesses();
   const all = summarize(r.measured.flatMap((x) => x.samplesMs));
-  const warm = r.warmup.length > 0 ? summarize(r.warmup.flatMap((x) => x.samplesMs)) : undefined;
   const rssPerClientKb = (c.rssConnectedKb - c.rssIdleKb) / o.clients;
-  const targetsMet = all.p99 < TARGET_P99_MS && rssPerClientKb < TARGET_RSS_PER_CLIENT_KB;
-  say(`pooled over ${o.rounds} rounds: p50 ${all.p50.toFixed(1)} ms, p99 ${all.p99.toFixed(1)} ms, max ${all.max.toFixed(1)} ms; server CPU ${r.serverCpuS.toFixed(2)} s over the rounds; other processes kept ${r.otherBusyCores.toFixed(2)} of ${os.cpus().length} CPUs busy meanwhile; targets (p99 < ${TARGET_P99_MS} ms, < ${TARGET_RSS_PER_CLIENT_KB} KiB/client) ${targetsMet ? 'met' : 'MISSED'}`);
+  say(`${target.name} pooled over ${o.rounds} rounds: p50 ${all.p50.toFixed(1)} ms, p99 ${all.p99.toFixed(1)} ms, max ${all.max.toFixed(1)} ms; server CPU ${r.serverCpuS.toFixed(2)} s over the rounds; other processes kept ${r.otherBusyCores.toFixed(2)} of ${os.cpus().length} CPUs busy meanwhile`);
+  return { connect: c, rounds: r, all, rssPerClientKb };
+}
+
+interface TargetResult {
+  connect: ConnectResult;
+  rounds: RoundsResult;
+  all: LatencySummary;
+  rssPerClientKb: number;
+}
+
+/** The figures every measured control plane reports, under the JSON's names. */
+function targetFigures(t: TargetResult): Record<string, unknown> {
+  const { connect: c, rounds: r, all } = t;
+  const warm = r.warmup.length > 0 ? summarize(r.warmup.flatMap((x) => x.samplesMs)) : undefined;
   return {
-    clients: o.clients,
-    workers: o.workers,
-    rounds: o.rounds,
-    warmup_rounds: o.warmupRounds,
-    protocol: o.protocol,
-    change: o.change,
-    write: o.writeMode,
-    routes: o.routes,
-    clients_per_connection: o.clientsPerConnection,
-    debounce_ms: o.debounceMs,
-    strict_debounce: o.strictDebounce,
     samples: all.count,
     convergence_ms_p50: round(all.p50),
     convergence_ms_p90: round(all.p90),
@@ -241,15 +325,60 @@ async function run(o: BenchOptions, res: Resources): Promise<Record<string, unkn
     server_rss_mb: round(c.rssConnectedKb / 1024),
     server_rss_idle_mb: round(c.rssIdleKb / 1024),
     server_rss_after_rounds_mb: round(r.rssAfterKb / 1024),
-    server_rss_per_client_kb: round(rssPerClientKb),
+    server_rss_per_client_kb: round(t.rssPerClientKb),
     server_cpu_s: round(r.serverCpuS, 2),
     server_cpu_connect_s: round(c.serverCpuS, 2),
     connect_s: round(c.connectS, 2),
     client_cpu_s: round(r.clientCpuS, 2),
+    host_other_busy_cores: round(r.otherBusyCores, 2),
+  };
+}
+
+async function run(o: BenchOptions, res: Resources, peerBinary: string | undefined): Promise<Record<string, unknown>> {
+  const viewText = o.views > 0 ? `proxies in ${o.views} namespaces, each with a consumer route` : 'proxies in no namespace (one view)';
+  say(`${o.clients} ${o.protocol} clients in ${o.workers} worker processes, ${o.clientsPerConnection} per connection; ${o.routes} routes; ${viewText}; ${o.rounds} rounds of a ${o.change} change (${o.writeMode}); debounce ${o.debounceMs} ms${o.strictDebounce ? ', strict' : ', whole-file edits early'}${o.peer ? `; then the same against ${o.peer}` : ''}`);
+  const loadBefore = os.loadavg()[0]!;
+  say(`host: ${os.cpus().length} CPUs, load average ${loadBefore.toFixed(2)} before start (other jobs on the host skew every number here)`);
+  res.configDir = new ConfigDir();
+  const mesh = new BenchMesh(res.configDir, o.routes, o.change, o.writeMode, o.views);
+  mesh.writeInitial();
+  const plan = new RoundPlan(mesh, viewKeys(o.views));
+  const initial = plan.at(0).views;
+  for (const p of initial.problems.slice(0, 3)) say(`mediamesh rejects: ${p}`);
+  if (initial.problems.length > 3) say(`... and ${initial.problems.length - 3} more rejected documents`);
+  if (o.views > 0 && initial.distinctSnapshots < o.views) {
+    say(`WARNING: mediamesh's translator gives the ${o.views} views only ${initial.distinctSnapshots} different snapshot(s): per-view translation is not in place (or bench/lib/view-resources.ts translateForView does not pass the view), so these figures are for views that do not differ`);
+  }
+
+  const mm = await measureTarget(o, res, plan, mediameshTarget(o, res, plan));
+  if (o.serverCpuProf) reportProfile(o.serverCpuProf);
+  const peer = peerBinary ? await measureTarget(o, res, plan, goPeerTarget(res, plan, peerBinary)) : undefined;
+  await res.release();
+
+  const ratios = peer ? { p99_vs_go_control_plane: round(mm.all.p99 / peer.all.p99, 2), cpu_vs_go_control_plane: round(mm.rounds.serverCpuS / peer.rounds.serverCpuS, 2) } : null;
+  const targetsMet = mm.all.p99 <= TARGET_P99_MS && mm.rssPerClientKb <= TARGET_RSS_PER_CLIENT_KB && (ratios === null || ratios.p99_vs_go_control_plane <= TARGET_P99_RATIO);
+  say(`targets (p99 <= ${TARGET_P99_MS} ms, <= ${TARGET_RSS_PER_CLIENT_KB} KiB/client${peer ? `, p99 <= ${TARGET_P99_RATIO}x ${GO_PEER_NAME}'s` : ''}) ${targetsMet ? 'met' : 'MISSED'}${ratios ? `; p99 ratio ${ratios.p99_vs_go_control_plane}, server CPU ratio ${ratios.cpu_vs_go_control_plane}` : ''}`);
+  return {
+    clients: o.clients,
+    workers: o.workers,
+    rounds: o.rounds,
+    warmup_rounds: o.warmupRounds,
+    protocol: o.protocol,
+    change: o.change,
+    write: o.writeMode,
+    routes: o.routes,
+    views: o.views,
+    views_distinct_snapshots: initial.distinctSnapshots,
+    config_problems: initial.problems.length,
+    clients_per_connection: o.clientsPerConnection,
+    debounce_ms: o.debounceMs,
+    strict_debounce: o.strictDebounce,
+    ...targetFigures(mm),
+    peer: peer ? { name: GO_PEER_NAME, order: 'after mediamesh', ...targetFigures(peer) } : null,
+    ratios,
     host_cpus: os.cpus().length,
     host_loadavg_1m_before: round(loadBefore, 2),
     host_loadavg_1m_after: round(os.loadavg()[0]!, 2),
-    host_other_busy_cores: round(r.otherBusyCores, 2),
     targets_met: targetsMet,
   };
 }
@@ -292,6 +421,15 @@ async function main(argv: string[]): Promise<number> {
   }
   for (const dir of [o.serverCpuProf, o.clientCpuProf]) if (dir) fs.mkdirSync(dir, { recursive: true });
 
+  let peerBinary: string | undefined;
+  try {
+    // Built before anything is measured and before the timeout starts: a first build takes minutes.
+    peerBinary = o.peer ? buildGoPeer(say) : undefined;
+  } catch (err) {
+    say(`FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+
   const res = new Resources();
   const onSignal = (signal: NodeJS.Signals): void => {
     say(`${signal}: stopping`);
@@ -308,7 +446,7 @@ async function main(argv: string[]): Promise<number> {
   }, o.timeoutS * 1000);
 
   try {
-    const summary = await run(o, res);
+    const summary = await run(o, res, peerBinary);
     if (o.json) fs.writeSync(1, `${JSON.stringify(summary)}\n`);
     return o.check && summary.targets_met !== true ? 1 : 0;
   } catch (err) {

@@ -3,7 +3,9 @@
 import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import { AggregatedDiscoveryServiceClient } from '../../xds-server/src/gen/envoy/service/discovery/v3/ads.js';
 import { createProxy, type ProxyHooks, type SimulatedProxy } from './sim-proxy.js';
-import type { ArmMessage, FromWorker, StartMessage, ToWorker } from './worker-protocol.js';
+import type { Expectation } from './expectation.js';
+import { type ProxySpec, viewKeyOf } from './views.js';
+import type { ArmMessage, ExpectationsByView, FromWorker, StartMessage, ToWorker } from './worker-protocol.js';
 
 const PROGRESS_EVERY_MS = 500;
 
@@ -26,6 +28,13 @@ function channelOptions(): ChannelOptions {
   };
 }
 
+function expectationOf(byView: ExpectationsByView, spec: ProxySpec): Expectation {
+  const key = viewKeyOf(spec.namespace);
+  const e = byView[key];
+  if (!e) throw new Error(`no expectation for view ${key} (proxy ${spec.nodeId})`);
+  return e;
+}
+
 class Worker {
   private readonly proxies: SimulatedProxy[] = [];
   private readonly channels: AggregatedDiscoveryServiceClient[] = [];
@@ -39,10 +48,10 @@ class Worker {
   constructor(private readonly config: StartMessage) {}
 
   async start(): Promise<void> {
-    const { nodeIds, clientsPerChannel, rampBatch, rampIntervalMs } = this.config;
+    const { proxies: specs, clientsPerChannel, rampBatch, rampIntervalMs } = this.config;
     const hooks: ProxyHooks = {
       synced: () => {
-        if (++this.synced === nodeIds.length) send({ kind: 'synced', count: this.synced, cpuS: cpuSeconds() });
+        if (++this.synced === specs.length) send({ kind: 'synced', count: this.synced, cpuS: cpuSeconds() });
       },
       converged: (_proxy, round, atMs) => {
         if (round !== this.armedRound) return;
@@ -53,13 +62,14 @@ class Worker {
     };
     this.progressTimer = setInterval(() => send({ kind: 'progress', streams: this.streams, synced: this.synced, converged: this.acks.length }), PROGRESS_EVERY_MS);
     let channel: AggregatedDiscoveryServiceClient | undefined;
-    for (let i = 0; i < nodeIds.length; i++) {
+    for (let i = 0; i < specs.length; i++) {
       if (i % clientsPerChannel === 0) {
         channel = new AggregatedDiscoveryServiceClient(this.config.address, credentials.createInsecure(), channelOptions());
         this.channels.push(channel);
         if (this.channels.length % rampBatch === 0) await new Promise((r) => setTimeout(r, rampIntervalMs));
       }
-      const proxy = createProxy(this.config.protocol, channel!, nodeIds[i]!, this.config.initial, hooks);
+      const spec = specs[i]!;
+      const proxy = createProxy(this.config.protocol, channel!, spec, expectationOf(this.config.initial, spec), hooks);
       this.proxies.push(proxy);
       proxy.start();
       this.streams++;
@@ -69,7 +79,7 @@ class Worker {
   arm(message: ArmMessage): void {
     this.armedRound = message.round;
     this.acks = [];
-    for (const proxy of this.proxies) proxy.arm(message.round, message.expect);
+    for (const proxy of this.proxies) proxy.arm(message.round, expectationOf(message.expect, proxy.spec));
     send({ kind: 'armed', round: message.round });
   }
 

@@ -2,6 +2,9 @@
 import os from 'node:os';
 import type { ChangeKind, WriteMode } from './bench-mesh.js';
 import type { XdsProtocol } from './worker-protocol.js';
+import { GO_PEER_NAME } from './go-peer-process.js';
+
+export type PeerName = typeof GO_PEER_NAME;
 import { int, OptionsError, parseFlags } from './option-values.js';
 
 export { OptionsError };
@@ -12,6 +15,10 @@ export interface BenchOptions {
   rounds: number;
   warmupRounds: number;
   routes: number;
+  /** Namespaces the proxies are spread over, each with a consumer route (0: no namespace, one gateway view). */
+  views: number;
+  /** A second control plane measured in the same run, serving the same resources. */
+  peer?: PeerName;
   change: ChangeKind;
   writeMode: WriteMode;
   protocol: XdsProtocol;
@@ -36,6 +43,13 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --warmup-rounds N           changes made first and reported apart, not pooled (default 2:
                               a control plane runs warm; the cold figure is reported as *_warmup)
   --routes N                  UdpRoutes served to every proxy (default 10)
+  --views N                   per-proxy mode: proxy i is a sidecar in namespace ns-<i mod N> (node
+                              metadata) and each namespace has a consumer route over route 0's
+                              Service, so the N views get different resources (default 0: proxies
+                              state no namespace and all share one view); needs --change endpoint
+  --peer go-control-plane     also measure a go-control-plane server (bench/go-control-plane/, built
+                              on demand) serving the same per-view resources to the same clients,
+                              after mediamesh, with the same rounds; adds peer and ratios to the JSON
   --change endpoint|listener  EDS-only (default) or LDS-only change of one route
   --write rename|in-place     how the route file is rewritten (default rename: temp file + rename)
   --delta                     DeltaAggregatedResources instead of SotW
@@ -46,10 +60,11 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --ramp-batch N              channels a worker opens per ramp step (default 50)
   --ramp-interval-ms N        pause between ramp steps (default 20)
   --settle-ms N               quiet time between rounds (default 300)
-  --timeout-s N               give up (exit 1) after this long (default 120)
+  --timeout-s N               give up (exit 1) after this long (default 120, 240 with --peer)
   --server-cpu-prof DIR       run the server with node --cpu-prof into DIR; print its hot spots
   --client-cpu-prof DIR       the same for the client workers (profiles only, no summary)
-  --check                     exit 1 if p99 >= 250 ms or RSS/client >= 1 MiB
+  --check                     exit 1 if p99 > 250 ms, RSS/client > 1 MiB, or (with --peer) a p99
+                              worse than the peer's
   --json                      last stdout line: one JSON summary`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -59,6 +74,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     rounds: { type: 'string' },
     'warmup-rounds': { type: 'string' },
     routes: { type: 'string' },
+    views: { type: 'string' },
+    peer: { type: 'string' },
     change: { type: 'string' },
     write: { type: 'string' },
     delta: { type: 'boolean' },
@@ -81,18 +98,23 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const writeMode = v.write ?? 'rename';
   if (writeMode !== 'in-place' && writeMode !== 'rename') throw new OptionsError(`--write must be rename or in-place, got "${writeMode}"`);
   const clients = int(v.clients, 'clients', 1000, 1, 10_000);
+  const views = int(v.views, 'views', 0, 0, 1000);
+  if (views > 0 && change !== 'endpoint') throw new OptionsError('--views changes an endpoint every view shares: it needs --change endpoint');
+  if (v.peer !== undefined && v.peer !== GO_PEER_NAME) throw new OptionsError(`--peer must be ${GO_PEER_NAME}, got "${v.peer}"`);
   return {
     clients,
     workers: Math.min(clients, int(v.workers, 'workers', os.availableParallelism(), 1, 32)),
     rounds: int(v.rounds, 'rounds', 5, 1, 100),
     warmupRounds: int(v['warmup-rounds'], 'warmup-rounds', 2, 0, 100),
     routes: int(v.routes, 'routes', 10, 1, 1000),
+    views,
+    peer: v.peer === undefined ? undefined : GO_PEER_NAME,
     change,
     writeMode,
     protocol: v.delta ? 'delta' : 'sotw',
     debounceMs: int(v['debounce-ms'], 'debounce-ms', 100, 0, 10_000),
     strictDebounce: v['strict-debounce'] ?? false,
-    timeoutS: int(v['timeout-s'], 'timeout-s', 120, 5, 3600),
+    timeoutS: int(v['timeout-s'], 'timeout-s', v.peer === undefined ? 120 : 240, 5, 3600),
     clientsPerConnection: int(v['clients-per-connection'], 'clients-per-connection', 1, 1, 10_000),
     rampBatch: int(v['ramp-batch'], 'ramp-batch', 50, 1, 10_000),
     rampIntervalMs: int(v['ramp-interval-ms'], 'ramp-interval-ms', 20, 0, 10_000),

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
+import type { BenchServer } from './bench-server.js';
 
 export interface ServerStartOptions {
   configDir: string;
@@ -23,7 +24,7 @@ export interface ServerStartOptions {
 
 const READY_POLL_MS = 25;
 
-export class ServerProcess {
+export class ServerProcess implements BenchServer {
   private stopping = false;
 
   private constructor(private readonly child: ChildProcess, private readonly logDir: string, readonly xdsPort: number, readonly adminPort: number) {}

@@ -17,6 +17,7 @@ import { TypeUrl } from '../../xds-server/src/xds/type-urls.js';
 import { wallNowMs } from './clock.js';
 import { type Expectation, expectationResourceName, expectationTypeUrl, resourceMatches } from './expectation.js';
 import { topLevelStringField } from './proto-name.js';
+import { nodeMetadata, type ProxySpec } from './views.js';
 import type { XdsProtocol } from './worker-protocol.js';
 
 export interface ProxyHooks {
@@ -26,19 +27,18 @@ export interface ProxyHooks {
   failed(proxy: SimulatedProxy, error: string): void;
 }
 
-// Every proxy of a worker gets the same bytes for the watched resource: decode
-// each distinct (expectation, bytes) once per worker, not once per proxy.
-let memoFor: Expectation | undefined;
-const memo = new Map<string, boolean>();
+// Every proxy of a view gets the same bytes for the watched resource: decode
+// each distinct (expectation, bytes) once per worker, not once per proxy. The
+// worker hands all proxies of a view the same Expectation object, and a new
+// one each round, so the memo is keyed by that object.
+const memo = new WeakMap<Expectation, Map<string, boolean>>();
 
 function matchesMemo(e: Expectation, bytes: Uint8Array): boolean {
-  if (memoFor !== e) {
-    memoFor = e;
-    memo.clear();
-  }
+  let seen = memo.get(e);
+  if (!seen) memo.set(e, (seen = new Map()));
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  let found = memo.get(key);
-  if (found === undefined) memo.set(key, (found = resourceMatches(e, bytes)));
+  let found = seen.get(key);
+  if (found === undefined) seen.set(key, (found = resourceMatches(e, bytes)));
   return found;
 }
 
@@ -52,10 +52,16 @@ export abstract class SimulatedProxy {
   private convergedRound = 0;
   private stopping = false;
 
-  constructor(protected readonly client: AggregatedDiscoveryServiceClient, readonly nodeId: string, initial: Expectation, private readonly hooks: ProxyHooks) {
+  readonly nodeId: string;
+
+  constructor(protected readonly client: AggregatedDiscoveryServiceClient, readonly spec: ProxySpec, initial: Expectation, private readonly hooks: ProxyHooks) {
+    this.nodeId = spec.nodeId;
     this.expect = initial;
+    const metadata = nodeMetadata(spec);
     this.node = {
-      id: nodeId,
+      id: spec.nodeId,
+      // Per-proxy mode: the namespace, pod IP and role `mediamesh bootstrap` puts in a real Envoy's node.
+      ...(metadata ? { metadata } : {}),
       cluster: 'mediamesh-bench',
       dynamicParameters: {},
       userAgentName: 'envoy',
@@ -217,6 +223,6 @@ export class DeltaProxy extends SimulatedProxy {
   }
 }
 
-export function createProxy(protocol: XdsProtocol, client: AggregatedDiscoveryServiceClient, nodeId: string, initial: Expectation, hooks: ProxyHooks): SimulatedProxy {
-  return protocol === 'delta' ? new DeltaProxy(client, nodeId, initial, hooks) : new SotwProxy(client, nodeId, initial, hooks);
+export function createProxy(protocol: XdsProtocol, client: AggregatedDiscoveryServiceClient, spec: ProxySpec, initial: Expectation, hooks: ProxyHooks): SimulatedProxy {
+  return protocol === 'delta' ? new DeltaProxy(client, spec, initial, hooks) : new SotwProxy(client, spec, initial, hooks);
 }

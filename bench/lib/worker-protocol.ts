@@ -1,6 +1,10 @@
 // Messages between the bench coordinator and its client worker processes
 // (node:child_process IPC, structured as plain JSON).
 import type { Expectation } from './expectation.js';
+import type { ProxySpec } from './views.js';
+
+/** What a proxy must hold, by its view key (views.ts): proxies of one view get the same resources. */
+export type ExpectationsByView = Record<string, Expectation>;
 
 export type XdsProtocol = 'sotw' | 'delta';
 
@@ -9,20 +13,20 @@ export interface StartMessage {
   /** host:port of the ADS server. */
   address: string;
   protocol: XdsProtocol;
-  nodeIds: string[];
+  proxies: ProxySpec[];
   /** Simulated proxies per gRPC channel (1: one HTTP/2 connection each, like Envoy). */
   clientsPerChannel: number;
   /** Channels opened per ramp step, and the pause between steps. */
   rampBatch: number;
   rampIntervalMs: number;
   /** What every proxy must hold before it counts as synced. */
-  initial: Expectation;
+  initial: ExpectationsByView;
 }
 
 export interface ArmMessage {
   kind: 'arm';
   round: number;
-  expect: Expectation;
+  expect: ExpectationsByView;
 }
 
 export interface StopMessage {
