@@ -26,8 +26,7 @@ import { proxyViewOf } from './views.js';
  * file follows.
  */
 export function translateForView(model: MeshModel, view: ProxyView): TranslationResult {
-  void view;
-  return translateModel(model);
+  return translateModel(model, {}, view);
 }
 
 export interface RoundViews {

@@ -16,6 +16,7 @@ import { GATEWAY_VIEW_KEY, nodeMetadata, proxySpec, viewKeys } from '../../bench
 function listener(namespace: string, name: string, port: number, endpointPorts: number[]): UdpListenerModel {
   return {
     route: { namespace, name },
+    parent: `${namespace}/${name}:${port}`,
     address: '127.0.0.1',
     port,
     protocol: 'Raw',
