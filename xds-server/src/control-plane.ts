@@ -15,6 +15,7 @@ import { buildModel } from './model/build-model.js';
 import type { MeshModel } from './model/ir.js';
 import { GATEWAY_VIEW, NODE_METADATA, type ProxyView } from './model/proxy-view.js';
 import type { ConfigSource, SourceChange } from './sources/source.js';
+import { RouteStatusTracker, type RouteStatusEntry } from './status/route-status.js';
 import { ObjectStore } from './store/object-store.js';
 import type { TranslateOptions, TranslationError } from './translate/translate.js';
 import { ViewSnapshots } from './translate/view-snapshots.js';
@@ -92,6 +93,7 @@ export class ControlPlane {
   private readonly earlyApply: boolean;
   private burst?: Burst;
   private readonly nodeViews = new Map<string, ProxyView>();
+  private readonly routeStatus = new RouteStatusTracker();
   private readonly changeListeners = new Set<(status: ConfigStatus) => void>();
   private reloading: Promise<void> = Promise.resolve();
 
@@ -151,6 +153,12 @@ export class ControlPlane {
   /** The last applied admission: every route's newest generation, what serves, and why a version was rejected. */
   currentAdmission(): Admission | undefined {
     return this.admission;
+  }
+
+  /** Every route's Accepted, ResolvedRefs and Programmed conditions per parent, as of now. */
+  routeStatuses(): RouteStatusEntry[] {
+    if (!this.admission) return [];
+    return this.routeStatus.statuses({ admission: this.admission, model: this.views.model, cache: this.cache });
   }
 
   /** The view a connected (or remembered) proxy is served. */

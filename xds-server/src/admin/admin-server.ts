@@ -65,6 +65,9 @@ export class AdminServer {
     app.get('/debug/nodes', (_req: Request, res: Response) => {
       res.json({ nodes: cache.allNodeStatuses().map(nodeStatusToJson), config: this.configSummary() });
     });
+    app.get('/debug/routes', (_req: Request, res: Response) => {
+      res.json({ routes: this.controlPlane.routeStatuses() });
+    });
     app.get('/debug/config', (_req: Request, res: Response) => {
       res.json(this.controlPlane.configStatus());
     });
