@@ -1,11 +1,16 @@
 // Golden tests for the translator: one input YAML per case in
 // test/testdata/translate/in, the expected Envoy resources (readable JSON, one
-// key per type) in .../out. Regenerate with UPDATE_GOLDEN=1 npm test, then read the diff.
+// key per type) in .../out. An input whose first line is `# views: a, b` is
+// translated for a gateway and for a sidecar in each named namespace, and its
+// output is keyed by view. Rejected documents are listed under "problems".
+// Regenerate with UPDATE_GOLDEN=1 npm test, then read the diff.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { validateDocuments } from '../../xds-server/src/api/validate.js';
+import { formatProblem, validateDocuments } from '../../xds-server/src/api/validate.js';
+import type { SourcedDocument } from '../../xds-server/src/api/types.js';
 import { buildModel } from '../../xds-server/src/model/build-model.js';
+import type { ProxyView } from '../../xds-server/src/model/proxy-view.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { readYamlTree } from '../../xds-server/src/sources/read-yaml.js';
 import { translateModel } from '../../xds-server/src/translate/translate.js';
@@ -15,24 +20,56 @@ import { pushOrder, shortTypeName } from '../../xds-server/src/xds/type-urls.js'
 const dir = path.join(projectRoot(), 'test/testdata/translate');
 const options = { rtpModule: { kind: 'local' as const, path: '/opt/mediamesh/libmediamesh_rtp_filter.so' } };
 
+function viewsOf(file: string): Record<string, ProxyView | undefined> {
+  const declared = /^# views: (.+)$/m.exec(fs.readFileSync(file, 'utf8').split('\n')[0]!)?.[1];
+  const views: Record<string, ProxyView | undefined> = { gateway: undefined };
+  for (const ns of declared?.split(',').map((v) => v.trim()) ?? []) views[ns] = { role: 'sidecar', namespace: ns };
+  return views;
+}
+
+function translateDocuments(documents: readonly SourcedDocument[], views: Record<string, ProxyView | undefined>): Record<string, unknown> {
+  const { config, problems } = validateDocuments(documents);
+  const model = buildModel(config);
+  const byView: Record<string, unknown> = {};
+  for (const [name, view] of Object.entries(views)) {
+    const { resources, errors } = translateModel(model, options, view);
+    assert.deepEqual(errors, []);
+    const snapshot = Snapshot.fromResources(resources);
+    const out: Record<string, unknown> = {};
+    for (const typeUrl of pushOrder) {
+      const items = [...snapshot.forType(typeUrl).resources.values()];
+      if (items.length) out[shortTypeName(typeUrl)] = items.map((r) => r.json());
+    }
+    byView[name] = out;
+  }
+  const translated = Object.keys(views).length === 1 ? byView.gateway as Record<string, unknown> : byView;
+  return problems.length ? { ...translated, problems: problems.map((p) => formatProblem({ ...p, source: path.basename(p.source) })) } : translated;
+}
+
 function translateFile(file: string): Record<string, unknown> {
   const read = readYamlTree(file);
-  const { config, problems } = validateDocuments(read.documents);
-  assert.deepEqual([...read.problems, ...problems], [], 'golden inputs are valid');
-  const { resources, errors } = translateModel(buildModel(config), options);
-  assert.deepEqual(errors, []);
-  const snapshot = Snapshot.fromResources(resources);
-  const out: Record<string, unknown> = {};
-  for (const typeUrl of pushOrder) {
-    const items = [...snapshot.forType(typeUrl).resources.values()];
-    if (items.length) out[shortTypeName(typeUrl)] = items.map((r) => r.json());
+  assert.deepEqual(read.problems, [], 'golden inputs parse');
+  return translateDocuments(read.documents, viewsOf(file));
+}
+
+/** A repeatable shuffle, so a failure names an order that can be replayed. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  let state = seed;
+  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
 }
 
 describe('translator golden files', () => {
   const inputs = fs.readdirSync(path.join(dir, 'in')).filter((f) => f.endsWith('.yaml')).sort();
-  it('has cases', () => assert.ok(inputs.length >= 3));
+  it('has cases, per-view ones and failure ones among them', () => {
+    assert.ok(inputs.length >= 5);
+    assert.ok(inputs.some((f) => Object.keys(viewsOf(path.join(dir, 'in', f))).length > 1));
+  });
   for (const input of inputs) {
     it(input, () => {
       const actual = translateFile(path.join(dir, 'in', input));
@@ -41,16 +78,16 @@ describe('translator golden files', () => {
       assert.ok(fs.existsSync(goldenPath), `missing golden ${goldenPath}; run with UPDATE_GOLDEN=1`);
       assert.deepEqual(actual, JSON.parse(fs.readFileSync(goldenPath, 'utf8')));
     });
-  }
 
-  it('is deterministic: the same input gives the same snapshot version', () => {
-    const file = path.join(dir, 'in', inputs[0]!);
-    const v = () => {
-      const { config } = validateDocuments(readYamlTree(file).documents);
-      return Snapshot.fromResources(translateModel(buildModel(config), options).resources).version;
-    };
-    assert.equal(v(), v());
-  });
+    it(`${input}: the same bytes whatever the order of its documents`, () => {
+      const file = path.join(dir, 'in', input);
+      const documents = readYamlTree(file).documents;
+      // Problems point at documents by position; positions move with the order, so compare without them.
+      const bytes = (docs: readonly SourcedDocument[]) => JSON.stringify(translateDocuments(docs, viewsOf(file))).replace(/document \d+/g, 'document N');
+      const expected = bytes(documents);
+      for (let seed = 1; seed <= 10; seed++) assert.equal(bytes(shuffled(documents, seed)), expected, `shuffle seed ${seed}`);
+    });
+  }
 
   it('reports an RTP route as an error, not a crash, when no filter module is configured', () => {
     const { config } = validateDocuments(readYamlTree(path.join(dir, 'in/udp-rtp-canary.yaml')).documents);
