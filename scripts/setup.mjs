@@ -34,6 +34,7 @@ const debianPackages = {
   'gstreamer1.0-plugins-good': 'GStreamer RTP/UDP elements (rtpbin, udpsink, rtpsession)',
   'python3-gi': 'the e2e RTP receiver drives GStreamer from Python',
   'gir1.2-gstreamer-1.0': 'GStreamer introspection data for python3-gi',
+  openssl: 'makes throwaway CA, server and client certificates for the mTLS tests',
 };
 
 function log(msg) {

@@ -2,20 +2,51 @@
 // clean SIGTERM, validate's exit codes and messages, and a bootstrap that
 // Envoy itself accepts.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { parse } from 'yaml';
 import { envoyBinary, projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { TypeUrl } from '../../xds-server/src/xds/type-urls.js';
 import { Node } from '../../xds-server/src/gen/envoy/config/core/v3/base.js';
 import { adsClient, openSotw } from '../helpers/ads-client.js';
 import { ControlPlaneProcess } from '../helpers/control-plane-process.js';
 import { ConfigDir, udpRouteDocuments } from '../helpers/mesh-files.js';
+import { TestPki } from '../helpers/test-pki.js';
 
 const cli = path.join(projectRoot(), 'bin/mediamesh.js');
 const mediamesh = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+/**
+ * Runs `mediamesh serve` expecting it to give up: resolves with its exit
+ * code and stderr, or with code null if it is still running after
+ * timeoutMs (then it is killed).
+ */
+function serveUntilExit(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve({ code: null, stderr });
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+/** Holds a TCP port on 127.0.0.1 the way another process would. */
+async function holdPort(): Promise<net.Server> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
 
 describe('mediamesh command', function () {
   this.timeout(60_000);
@@ -57,6 +88,12 @@ describe('mediamesh command', function () {
       assert.equal((await get('/debug/config_dump?node=nobody')).status, 404);
     });
 
+    it('answers /debug/* for a loopback caller', async () => {
+      const res = await fetch(`${cp!.adminUrl}/debug/nodes`);
+      assert.equal(res.status, 200);
+      assert.ok(Array.isArray(((await res.json()) as { nodes: unknown[] }).nodes));
+    });
+
     it('ends open ADS streams and exits 0 on SIGTERM', async () => {
       const client = adsClient(cp!.xdsPort);
       const stream = openSotw(client);
@@ -69,6 +106,81 @@ describe('mediamesh command', function () {
       assert.ok(stream.ended === 'ok' || (typeof stream.ended === 'object' && stream.ended.code !== GrpcStatus.INTERNAL), `stream ended cleanly (${JSON.stringify(stream.ended)})`);
       assert.ok(!cp!.logLines().some((l) => /unhandled/i.test(l)), 'no unhandled rejections');
       client.close();
+    });
+  });
+
+  describe('serve start-up failures', () => {
+    const config = new ConfigDir();
+    before(() => config.write('feed.yaml', udpRouteDocuments({ name: 'feed', listenPort: 5004, backends: [{ name: 'v1', ports: [25004] }] })));
+    after(() => config.cleanup());
+
+    for (const [which, flag, otherFlag] of [['xDS', '--xds-port', '--admin-port'], ['admin', '--admin-port', '--xds-port']] as const) {
+      it(`exits non-zero naming the port when the ${which} port is taken`, async () => {
+        const held = await holdPort();
+        try {
+          const port = (held.address() as net.AddressInfo).port;
+          const started = Date.now();
+          const run = await serveUntilExit(['--config-dir', config.dir, '--listen-host', '127.0.0.1', flag, String(port), otherFlag, '0']);
+          assert.notEqual(run.code, null, `serve still running after 10 s:\n${run.stderr}`);
+          assert.notEqual(run.code, 0);
+          assert.match(run.stderr, new RegExp(`mediamesh serve: cannot listen for ${which} on 127\\.0\\.0\\.1:${port}: .*address already in use.*choose another with ${flag}`));
+          assert.ok(Date.now() - started < 10_000);
+        } finally {
+          held.close();
+        }
+      });
+    }
+
+    it('listens on loopback when no --listen-host is given', async () => {
+      const child = spawn(process.execPath, [cli, 'serve', '--config-dir', config.dir, '--xds-port', '0', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MEDIAMESH_LOG_LEVEL: 'info' } });
+      try {
+        const addresses = await new Promise<Record<string, string>>((resolve, reject) => {
+          const found: Record<string, string> = {};
+          let buffer = '';
+          const timer = setTimeout(() => reject(new Error(`no listening lines in 15 s: ${buffer}`)), 15_000);
+          child.stderr.on('data', (d: Buffer) => {
+            buffer += d.toString();
+            for (const line of buffer.split('\n')) {
+              const m = /"component":"(xds|admin)","msg":"(?:ADS server|admin) listening","address":"([^"]+)"/.exec(line);
+              if (m) found[m[1]!] = m[2]!;
+            }
+            if (found.xds && found.admin) {
+              clearTimeout(timer);
+              resolve(found);
+            }
+          });
+        });
+        assert.match(addresses.xds!, /^127\.0\.0\.1:\d+$/);
+        assert.match(addresses.admin!, /^127\.0\.0\.1:\d+$/);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+
+    const refusals: [string, string[], RegExp][] = [
+      ['some but not all TLS flags', ['--tls-cert', '/tmp/cert.pem'], /--tls-cert, --tls-key, --client-ca go together: --tls-cert given without --tls-key, --client-ca/],
+      ['an unreadable TLS file', ['--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem', '--client-ca', '/nonexistent/ca.pem'], /--tls-cert \/nonexistent\/cert\.pem: cannot read: ENOENT/],
+    ];
+    for (const [what, args, message] of refusals) {
+      it(`exits 2 naming the problem for ${what}`, async () => {
+        const run = await serveUntilExit(['--config-dir', config.dir, '--xds-port', '0', '--admin-port', '0', ...args]);
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, message);
+      });
+    }
+
+    it('exits 2 when the TLS key does not belong to the certificate', async () => {
+      const pki = new TestPki();
+      try {
+        const ca = pki.ca('ca');
+        const a = pki.issue('a', ca, ['IP = 127.0.0.1']);
+        const b = pki.issue('b', ca, ['IP = 127.0.0.1']);
+        const run = await serveUntilExit(['--config-dir', config.dir, '--xds-port', '0', '--admin-port', '0', '--tls-cert', a.cert, '--tls-key', b.key, '--client-ca', ca.cert]);
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, /--tls-cert .*a\.crt \/ --tls-key .*b\.key: not a usable certificate and key: .*key values mismatch/);
+      } finally {
+        pki.cleanup();
+      }
     });
   });
 
@@ -117,6 +229,53 @@ describe('mediamesh command', function () {
         const out = execFileSync(envoyBinary(), ['--mode', 'validate', '-c', file, '--disable-hot-restart', '-l', 'error'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
         assert.match(out, /configuration .* OK/);
         fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      });
+    }
+
+    it('puts the proxy\'s identity in node metadata, gateway by default', () => {
+      const metadata = (...args: string[]) => (parse(mediamesh('bootstrap', '--node-id', 'p', ...args).stdout) as { node: { metadata: Record<string, string> } }).node.metadata;
+      assert.deepEqual(metadata('--namespace', 'media', '--pod-ip', '10.1.2.3'), { 'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/namespace': 'media', 'mediamesh.io/pod-ip': '10.1.2.3', 'mediamesh.io/role': 'sidecar' });
+      assert.deepEqual(metadata(), { 'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/role': 'gateway' });
+      assert.deepEqual(metadata('--namespace', 'edge', '--role', 'gateway'), { 'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/namespace': 'edge', 'mediamesh.io/role': 'gateway' });
+    });
+
+    for (const [what, xdsAddress, san, sni] of [['a DNS name', 'mediamesh.mediamesh-system.svc:18000', { san_type: 'DNS', matcher: { exact: 'mediamesh.mediamesh-system.svc' } }, 'mediamesh.mediamesh-system.svc'], ['an IP', '127.0.0.1:18000', { san_type: 'IP_ADDRESS', matcher: { exact: '127.0.0.1' } }, undefined]] as const) {
+      it(`prints an mTLS bootstrap Envoy 1.40 accepts, checking the control plane's SAN against ${what}`, () => {
+        const pki = new TestPki();
+        try {
+          const ca = pki.ca('ca');
+          const proxy = pki.issue('proxy', ca, ['URI = spiffe://cluster.local/ns/media/sa/cam']);
+          const run = mediamesh('bootstrap', '--node-id', 'pod-a', '--xds-address', xdsAddress, '--namespace', 'media', '--tls-cert', proxy.cert, '--tls-key', proxy.key, '--ca', ca.cert);
+          assert.equal(run.status, 0, run.stderr);
+          const clusters = (parse(run.stdout) as { static_resources: { clusters: { name: string; transport_socket?: { typed_config: Record<string, unknown> } }[] } }).static_resources.clusters;
+          const tls = clusters.find((c) => c.name === 'mediamesh-xds')!.transport_socket!.typed_config as { sni?: string; common_tls_context: { alpn_protocols: string[]; tls_certificates: unknown[]; validation_context: Record<string, unknown> } };
+          assert.equal(tls.sni, sni);
+          assert.deepEqual(tls.common_tls_context.alpn_protocols, ['h2']);
+          assert.deepEqual(tls.common_tls_context.tls_certificates, [{ certificate_chain: { filename: proxy.cert }, private_key: { filename: proxy.key } }]);
+          assert.deepEqual(tls.common_tls_context.validation_context, { trusted_ca: { filename: ca.cert }, match_typed_subject_alt_names: [san] });
+          assert.equal(clusters.find((c) => c.name === 'mediamesh-extensions')!.transport_socket, undefined, 'the extensions cluster stays plain HTTP');
+          const file = path.join(pki.dir, 'bootstrap.yaml');
+          fs.writeFileSync(file, run.stdout);
+          const out = execFileSync(envoyBinary(), ['--mode', 'validate', '-c', file, '--disable-hot-restart', '-l', 'error'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+          assert.match(out, /configuration .* OK/);
+        } finally {
+          pki.cleanup();
+        }
+      });
+    }
+
+    const refusals: [string, string[], RegExp][] = [
+      ['a namespace that is no DNS label', ['--namespace', 'Media'], /--namespace "Media" is not a Kubernetes namespace name/],
+      ['a pod IP that is no IP', ['--pod-ip', 'pod-a'], /--pod-ip "pod-a" is not an IP address/],
+      ['an unknown role', ['--role', 'router'], /--role "router" must be one of sidecar, gateway/],
+      ['a sidecar without a namespace', ['--role', 'sidecar'], /--role sidecar needs --namespace/],
+      ['some but not all TLS flags', ['--tls-cert', 'c.pem', '--ca', 'ca.pem'], /--tls-cert, --tls-key, --ca go together: --tls-cert, --ca given without --tls-key/],
+    ];
+    for (const [what, args, message] of refusals) {
+      it(`exits 2 naming the problem for ${what}`, () => {
+        const run = mediamesh('bootstrap', '--node-id', 'x', ...args);
+        assert.equal(run.status, 2);
+        assert.match(run.stderr, message);
       });
     }
 

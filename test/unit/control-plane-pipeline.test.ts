@@ -8,6 +8,7 @@ import { NODE_METADATA } from '../../xds-server/src/model/proxy-view.js';
 import { FileSource } from '../../xds-server/src/sources/file-source.js';
 import { MemorySource } from '../../xds-server/src/sources/memory-source.js';
 import { translateUdpListener } from '../../xds-server/src/translate/udp-route.js';
+import { UNAUTHENTICATED } from '../../xds-server/src/xds/peer-identity.js';
 import { ProxyResourceError } from '../../xds-server/src/xds/proxy-resources.js';
 import { emptyResources } from '../../xds-server/src/xds/resources.js';
 import { TypeUrl } from '../../xds-server/src/xds/type-urls.js';
@@ -104,11 +105,11 @@ spec:
     it('gives each proxy its view, and proxies with equal views one shared snapshot', async () => {
       await edit([...feed(25004), ...consumer]);
       const ids = ['gw', 'a1', 'a2', 'b1', 'b2'];
-      cp.cache.streamOpened(node('gw'), 'sotw');
-      cp.cache.streamOpened(node('a1', 'team-a'), 'sotw');
-      cp.cache.streamOpened(node('a2', 'team-a'), 'sotw');
-      cp.cache.streamOpened(node('b1', 'team-b'), 'sotw');
-      cp.cache.streamOpened(node('b2', 'team-b'), 'sotw');
+      cp.cache.streamOpened(node('gw'), 'sotw', UNAUTHENTICATED);
+      cp.cache.streamOpened(node('a1', 'team-a'), 'sotw', UNAUTHENTICATED);
+      cp.cache.streamOpened(node('a2', 'team-a'), 'sotw', UNAUTHENTICATED);
+      cp.cache.streamOpened(node('b1', 'team-b'), 'sotw', UNAUTHENTICATED);
+      cp.cache.streamOpened(node('b2', 'team-b'), 'sotw', UNAUTHENTICATED);
       assert.deepEqual(ids.map((id) => listeners(id)), [['udp~media~feed~5004'], ['udp~team-a~feed-local~5004'], ['udp~team-a~feed-local~5004'], ['udp~media~feed~5004'], ['udp~media~feed~5004']]);
       const snap = (id: string) => cp.cache.getSnapshot(id)!;
       assert.equal(snap('a1'), snap('a2'), 'one translation and one encoding for team-a');
@@ -131,8 +132,8 @@ spec:
 
     beforeEach(async () => {
       await edit(feed(25004));
-      cp.cache.streamOpened(node('p1'), 'sotw');
-      cp.cache.streamOpened(node('p2'), 'sotw');
+      cp.cache.streamOpened(node('p1'), 'sotw', UNAUTHENTICATED);
+      cp.cache.streamOpened(node('p2'), 'sotw', UNAUTHENTICATED);
     });
 
     it('adds them to the named proxies only and resolves once every one ACKed', async () => {
@@ -182,7 +183,7 @@ spec:
       const bounded = new ControlPlane({ source: memory, clock, forgetAfterMs: 10 * 60_000, translate: {} });
       await bounded.start();
       try {
-        bounded.cache.streamOpened(node('gone'), 'sotw');
+        bounded.cache.streamOpened(node('gone'), 'sotw', UNAUTHENTICATED);
         bounded.cache.streamClosed('gone');
         clock.advance(10 * 60_000 - 1);
         assert.ok(bounded.cache.nodeStatus('gone'), 'remembered until its time');
@@ -200,11 +201,11 @@ spec:
       await bounded.start();
       try {
         for (let i = 0; i < 6; i++) {
-          bounded.cache.streamOpened(node(`n${i}`), 'sotw');
+          bounded.cache.streamOpened(node(`n${i}`), 'sotw', UNAUTHENTICATED);
           bounded.cache.streamClosed(`n${i}`);
           clock.advance(1);
         }
-        bounded.cache.streamOpened(node('n5'), 'sotw');
+        bounded.cache.streamOpened(node('n5'), 'sotw', UNAUTHENTICATED);
         assert.deepEqual(bounded.cache.knownNodes().sort(), ['n3', 'n4', 'n5']);
         assert.equal(bounded.cache.disconnectedCount(), 2);
       } finally {
@@ -219,8 +220,8 @@ spec:
     it('is Programmed once every proxy given the route ACKed it, and False with Envoy\'s reason on a NACK', async () => {
       await edit(feed(25004));
       assert.equal(programmed().reason, 'NoProxies');
-      cp.cache.streamOpened(node('p1'), 'sotw');
-      cp.cache.streamOpened(node('p2'), 'sotw');
+      cp.cache.streamOpened(node('p1'), 'sotw', UNAUTHENTICATED);
+      cp.cache.streamOpened(node('p2'), 'sotw', UNAUTHENTICATED);
       assert.equal(programmed().reason, 'Pending');
       ackAll(cp, 'p1');
       ackAll(cp, 'p2');

@@ -13,7 +13,7 @@ import { type Admission, type AdmissionHistory, type ConfigProblem, EMPTY_HISTOR
 import { createLogger, errorMessage } from './log.js';
 import { buildModel } from './model/build-model.js';
 import type { MeshModel } from './model/ir.js';
-import { GATEWAY_VIEW, NODE_METADATA, type ProxyView } from './model/proxy-view.js';
+import { GATEWAY_VIEW, type ProxyView } from './model/proxy-view.js';
 import type { ConfigSource, SourceChange } from './sources/source.js';
 import { RouteStatusTracker, type RouteStatusEntry } from './status/route-status.js';
 import { ObjectStore } from './store/object-store.js';
@@ -92,7 +92,6 @@ export class ControlPlane {
   private readonly debounceMs: number;
   private readonly earlyApply: boolean;
   private burst?: Burst;
-  private readonly nodeViews = new Map<string, ProxyView>();
   private readonly routeStatus = new RouteStatusTracker();
   private readonly changeListeners = new Set<(status: ConfigStatus) => void>();
   private reloading: Promise<void> = Promise.resolve();
@@ -115,13 +114,7 @@ export class ControlPlane {
       translationErrors: [],
     };
     this.proxyResources = new ProxyResources(this.cache, (nodeIds) => { for (const id of nodeIds) this.publishNode(id); }, this.clock);
-    this.cache.addEvents({
-      nodeConnected: (node: Node) => {
-        this.nodeViews.set(node.id, viewFromMetadata(node));
-        this.publishNode(node.id);
-      },
-      nodeForgotten: (nodeId) => this.nodeViews.delete(nodeId),
-    });
+    this.cache.addEvents({ nodeConnected: (node: Node) => this.publishNode(node.id) });
   }
 
   async start(): Promise<void> {
@@ -163,7 +156,12 @@ export class ControlPlane {
 
   /** The view a connected (or remembered) proxy is served. */
   viewOf(nodeId: string): ProxyView | undefined {
-    return this.nodeViews.get(nodeId);
+    return this.cache.nodeStatus(nodeId)?.view;
+  }
+
+  /** The views of every proxy the cache remembers, the producer view first. */
+  private viewsInUse(): ProxyView[] {
+    return [GATEWAY_VIEW, ...this.cache.allNodeStatuses().map((s) => s.view)];
   }
 
   onReload(listener: (status: ConfigStatus) => void): void {
@@ -254,7 +252,7 @@ export class ControlPlane {
     const admission = admitDocuments(inputs.documents, this.history);
     const views = new ViewSnapshots(buildModel(admission.config), this.options.translate ?? {});
     // The producer view always; every other view some proxy uses now.
-    const used = [GATEWAY_VIEW, ...this.nodeViews.values()];
+    const used = this.viewsInUse();
     const errors = new Map<string, TranslationError>();
     for (const view of used) for (const e of views.forView(view).errors) errors.set(`${e.resource}\0${e.reason}`, e);
     return { admission, problems: [...inputs.problems, ...admission.problems], views, errors: [...errors.values()] };
@@ -306,7 +304,7 @@ export class ControlPlane {
     const knownErrors = new Set(this.status.translationErrors.map(errorText));
     const freshError = rebuild.errors.find((e) => !knownErrors.has(errorText(e)));
     if (freshError) return `new translation error: ${errorText(freshError)}`;
-    for (const view of [GATEWAY_VIEW, ...this.nodeViews.values()]) {
+    for (const view of this.viewsInUse()) {
       const removed = rebuild.views.forView(view).snapshot.removedSince(this.views.forView(view).snapshot);
       if (removed.length > 0) return `removes ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', …' : ''}`;
     }
@@ -315,7 +313,7 @@ export class ControlPlane {
 
   /** What one proxy is given: its view's snapshot plus anything added for it alone. */
   private snapshotForNode(nodeId: string): Snapshot {
-    const base = this.views.forView(this.nodeViews.get(nodeId) ?? GATEWAY_VIEW).snapshot;
+    const base = this.views.forView(this.viewOf(nodeId) ?? GATEWAY_VIEW).snapshot;
     const extra = this.proxyResources.forNode(nodeId);
     try {
       return base.withExtra(extra);
@@ -357,13 +355,4 @@ export class ControlPlane {
     }
     for (const e of errors) log.error('translation failed', { resource: e.resource, reason: e.reason });
   }
-}
-
-/** The view a proxy states in its bootstrap node metadata (no namespace: a gateway). */
-function viewFromMetadata(node: Node): ProxyView {
-  const meta = node.metadata ?? {};
-  const text = (key: string): string | undefined => (typeof meta[key] === 'string' && meta[key] !== '' ? (meta[key] as string) : undefined);
-  const namespace = text(NODE_METADATA.namespace);
-  const podIp = text(NODE_METADATA.podIp);
-  return { role: namespace === undefined ? 'gateway' : 'sidecar', ...(namespace === undefined ? {} : { namespace }), ...(podIp === undefined ? {} : { podIp }) };
 }

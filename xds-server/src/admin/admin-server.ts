@@ -1,9 +1,11 @@
 // The control plane's own HTTP admin: health, readiness, Prometheus metrics
 // and debug views of proxies and the config each one is given.
-import type { Server } from 'node:http';
-import express, { type Request, type Response } from 'express';
+import { createServer, type Server } from 'node:http';
+import { isIP } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ControlPlane } from '../control-plane.js';
 import { createLogger } from '../log.js';
+import { DEBUG_REFUSED_MESSAGE, debugAccessAllowed } from './debug-access.js';
 import { nodeStatusToJson } from '../xds/node-status.js';
 import { pushOrder, shortTypeName } from '../xds/type-urls.js';
 import { createMetrics } from './metrics.js';
@@ -15,20 +17,33 @@ export class AdminServer {
 
   constructor(
     private readonly controlPlane: ControlPlane,
-    private readonly options: { files?: readonly { urlPath: string; file: string }[] } = {},
+    private readonly options: {
+      files?: readonly { urlPath: string; file: string }[];
+      /** Answer /debug/* for every caller, not only loopback ones. */
+      debugFromAnywhere?: boolean;
+    } = {},
   ) {}
 
+  /**
+   * Binds host:port (port 0 picks one) and resolves to the bound port, or
+   * rejects naming the address and the reason (a port in use is fatal, not
+   * logged and forgotten: Express 5's app.listen hands such errors to its
+   * callback, so the server is created here).
+   */
   listen(host: string, port: number): Promise<number> {
-    const app = this.routes();
+    const address = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+    const server = createServer(this.routes());
     return new Promise((resolve, reject) => {
-      const server = app.listen(port, host, () => {
-        const address = server.address();
-        const bound = typeof address === 'object' && address ? address.port : port;
-        log.info('admin listening', { address: `${host}:${bound}` });
+      const onError = (err: Error): void => reject(new Error(`cannot listen for admin on ${address}: ${err.message}`));
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => log.error('admin server error', { error: err.message }));
+        this.server = server;
+        const bound = (server.address() as { port: number }).port;
+        log.info('admin listening', { address: isIP(host) === 6 ? `[${host}]:${bound}` : `${host}:${bound}`, debugFromAnywhere: this.options.debugFromAnywhere ?? false });
         resolve(bound);
       });
-      server.on('error', (err) => reject(new Error(`cannot listen for admin on ${host}:${port}: ${err.message}`)));
-      this.server = server;
     });
   }
 
@@ -44,6 +59,14 @@ export class AdminServer {
     const app = express();
     const registry = createMetrics(this.controlPlane);
     const cache = this.controlPlane.cache;
+    const debugFromAnywhere = this.options.debugFromAnywhere ?? false;
+
+    // Registered first, so it guards every /debug endpoint, whoever adds it.
+    app.use('/debug', (req: Request, res: Response, next: NextFunction) => {
+      if (debugAccessAllowed(req.socket.remoteAddress, debugFromAnywhere)) return next();
+      log.debug('refused a debug request from a non-loopback caller', { path: req.originalUrl, from: req.socket.remoteAddress });
+      res.status(403).json({ error: DEBUG_REFUSED_MESSAGE });
+    });
 
     // Extensions Envoy fetches as remote data sources (checked there against their sha256).
     for (const { urlPath, file } of this.options.files ?? []) {

@@ -1,7 +1,10 @@
 // `mediamesh bootstrap`: the Envoy bootstrap that points a sidecar at the
-// control plane over ADS (gRPC on HTTP/2) with admin on a chosen port.
+// control plane over ADS (gRPC on HTTP/2, optionally mTLS) with admin on a
+// chosen port and the proxy's identity in its node metadata.
 import { isIP } from 'node:net';
 import { stringify } from 'yaml';
+import { NODE_METADATA, type ProxyRole } from '../model/proxy-view.js';
+import { checkProxyMetadata } from '../xds/proxy-view-of.js';
 
 export interface BootstrapOptions {
   nodeId: string;
@@ -16,6 +19,21 @@ export interface BootstrapOptions {
   extensionsHost?: string;
   /** Defaults to 9090, the control plane's default admin port, on the xDS host. */
   extensionsPort?: number;
+  /** The proxy's namespace; without one the proxy is a gateway. */
+  namespace?: string;
+  podIp?: string;
+  /** Default: sidecar when a namespace is given, else gateway. */
+  role?: ProxyRole;
+  /** xDS over mTLS: paths as Envoy will see them. */
+  tls?: BootstrapTls;
+}
+
+export interface BootstrapTls {
+  /** The proxy's certificate (its SPIFFE id as URI SAN) and key, presented to the control plane. */
+  cert: string;
+  key: string;
+  /** The CA the control plane's certificate must chain to. */
+  ca: string;
 }
 
 export const XDS_CLUSTER = 'mediamesh-xds';
@@ -32,13 +50,54 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
   return { host, port: portNumber };
 }
 
+/** Checks namespace, pod IP and role the way the control plane will; throws naming the flag. */
+export function proxyMetadata(o: Pick<BootstrapOptions, 'namespace' | 'podIp' | 'role'>): Record<string, string> {
+  const flags = { namespace: '--namespace', podIp: '--pod-ip', role: '--role' } as const;
+  const checked = checkProxyMetadata(o, (key) => flags[key]);
+  if (!checked.ok) throw new Error(checked.errors.join('; '));
+  const { namespace, podIp } = checked.value;
+  const role = checked.value.role ?? (namespace === undefined ? 'gateway' : 'sidecar');
+  if (role === 'sidecar' && namespace === undefined) throw new Error('--role sidecar needs --namespace (a proxy without a namespace is a gateway)');
+  return {
+    ...(namespace !== undefined && { [NODE_METADATA.namespace]: namespace }),
+    ...(podIp !== undefined && { [NODE_METADATA.podIp]: podIp }),
+    [NODE_METADATA.role]: role,
+  };
+}
+
+/**
+ * Envoy presents the proxy's certificate and checks the control plane's:
+ * chained to the CA, and naming the host Envoy dials (an IP SAN for an IP,
+ * a DNS SAN, also sent as SNI, for a name).
+ */
+export function xdsTlsTransportSocket(tls: BootstrapTls, xdsHost: string): Record<string, unknown> {
+  const ip = isIP(xdsHost) !== 0;
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      // SNI carries host names only (RFC 6066).
+      ...(!ip && { sni: xdsHost }),
+      common_tls_context: {
+        // grpc-js (Node's HTTP/2) refuses a TLS connection that does not negotiate h2.
+        alpn_protocols: ['h2'],
+        tls_certificates: [{ certificate_chain: { filename: tls.cert }, private_key: { filename: tls.key } }],
+        validation_context: {
+          trusted_ca: { filename: tls.ca },
+          match_typed_subject_alt_names: [{ san_type: ip ? 'IP_ADDRESS' : 'DNS', matcher: { exact: xdsHost } }],
+        },
+      },
+    },
+  };
+}
+
 export function bootstrapConfig(o: BootstrapOptions): Record<string, unknown> {
   const extensionsHost = o.extensionsHost ?? o.xdsHost;
   const extensionsPort = o.extensionsPort ?? 9090;
   const socketAddress = (address: string, port: number) => ({ socket_address: { address, port_value: port } });
   const adsSource = { ads: {}, resource_api_version: 'V3' };
   return {
-    node: { id: o.nodeId, cluster: o.cluster, metadata: { 'mediamesh.io/bootstrap': 'v1' } },
+    node: { id: o.nodeId, cluster: o.cluster, metadata: { 'mediamesh.io/bootstrap': 'v1', ...proxyMetadata(o) } },
     admin: { address: socketAddress(o.adminAddress, o.adminPort) },
     dynamic_resources: {
       ads_config: {
@@ -65,12 +124,15 @@ export function bootstrapConfig(o: BootstrapOptions): Record<string, unknown> {
             explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } },
           },
         },
+        ...(o.tls && { transport_socket: xdsTlsTransportSocket(o.tls, o.xdsHost) }),
         load_assignment: {
           cluster_name: XDS_CLUSTER,
           endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(o.xdsHost, o.xdsPort) } }] }],
         },
       }, {
         // Plain HTTP/1.1 to the control plane's admin, for extensions pushed as remote sources.
+        // It stays plain under mTLS too: the admin port serves no TLS, and each file is
+        // checked against the sha256 the (authenticated) xDS config names.
         name: EXTENSIONS_CLUSTER,
         type: isIP(extensionsHost) ? 'STATIC' : 'STRICT_DNS',
         connect_timeout: '1s',

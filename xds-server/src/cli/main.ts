@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { formatProblem, validateDocuments } from '../api/validate.js';
 import { errorMessage } from '../log.js';
 import { readYamlTree } from '../sources/read-yaml.js';
+import type { ProxyRole } from '../model/proxy-view.js';
 import { bootstrapYaml, parseHostPort } from './bootstrap.js';
 import { rtpModuleFromOption } from './rtp-module-option.js';
 import { serve } from './serve.js';
@@ -11,18 +12,29 @@ import { fetchNodes, formatStatus } from './status.js';
 const usage = `usage: mediamesh <command> [options]
 
 commands:
-  serve --config-dir DIR [--xds-port 18000] [--admin-port 9090] [--listen-host 0.0.0.0] [--debounce-ms 100]
+  serve --config-dir DIR [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
         [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path]
+        [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere]
         run the control plane on a directory of YAML documents (watched for changes);
         a burst of changes is applied after --debounce-ms of quiet, but files replaced
         whole (renamed into place) that only add or change objects without new problems
         apply after a 10 ms settle; --strict-debounce makes every change wait;
         --rtp-module: where Envoy loads the RTP filter .so: a local path (default: this
         checkout's build), remote (served by this admin over HTTP with its sha256; bootstrap
-        the sidecar with --extensions-address), or Envoy's dynamic-module search path
+        the sidecar with --extensions-address), or Envoy's dynamic-module search path;
+        xDS and admin listen on --listen-host only (loopback by default); --tls-cert,
+        --tls-key and --client-ca (all three) serve xDS over mTLS only: a proxy needs a
+        certificate from that CA whose URI SAN is its SPIFFE id, and gets the view of
+        that id's namespace; /debug/* answers loopback callers only unless
+        --debug-from-anywhere (/healthz, /readyz, /metrics answer everyone)
   bootstrap --node-id ID [--xds-address host:port] [--admin-port 15000] [--cluster NAME] [--delta]
-        [--extensions-address host:port]
-        print an Envoy bootstrap (YAML) that connects a sidecar to the control plane
+        [--extensions-address host:port] [--namespace NS] [--pod-ip IP] [--role sidecar|gateway]
+        [--tls-cert FILE --tls-key FILE --ca FILE]
+        print an Envoy bootstrap (YAML) that connects a sidecar to the control plane;
+        namespace, pod IP and role go into node metadata (role defaults to sidecar with a
+        namespace, gateway without); with the TLS flags (all three) Envoy presents
+        --tls-cert and checks the control plane's certificate against --ca and the
+        --xds-address host (IP or DNS SAN); the extensions cluster stays plain HTTP
   validate DIR|FILE
         check documents; exit 0, or 1 with one line per problem
   status [--admin-url http://127.0.0.1:9090]
@@ -36,26 +48,41 @@ function intOption(value: string | undefined, name: string, fallback: number): n
   return n;
 }
 
+/** Flags that only make sense together: all of them, or none (undefined). */
+function allOrNone<K extends string>(values: Partial<Record<string, unknown>>, names: readonly K[]): Record<K, string> | undefined {
+  const given = names.filter((n) => values[n] !== undefined);
+  if (given.length === 0) return undefined;
+  if (given.length < names.length) {
+    const missing = names.filter((n) => values[n] === undefined);
+    throw new Error(`${names.map((n) => `--${n}`).join(', ')} go together: ${given.map((n) => `--${n}`).join(', ')} given without ${missing.map((n) => `--${n}`).join(', ')}`);
+  }
+  return Object.fromEntries(names.map((n) => [n, values[n] as string])) as Record<K, string>;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' } } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' } } });
         if (!values['config-dir']) throw new Error('serve needs --config-dir DIR');
+        const tls = allOrNone(values, ['tls-cert', 'tls-key', 'client-ca']);
         return await serve({
           configDir: values['config-dir'],
-          listenHost: values['listen-host'] ?? '0.0.0.0',
+          listenHost: values['listen-host'] ?? '127.0.0.1',
           xdsPort: intOption(values['xds-port'], 'xds-port', 18000),
           adminPort: intOption(values['admin-port'], 'admin-port', 9090),
           debounceMs: intOption(values['debounce-ms'], 'debounce-ms', 100),
           earlyApply: !values['strict-debounce'],
           rtpModule: rtpModuleFromOption(values['rtp-module']),
+          tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], clientCa: tls['client-ca'] },
+          debugFromAnywhere: values['debug-from-anywhere'] ?? false,
         });
       }
       case 'bootstrap': {
-        const { values } = parseArgs({ args: rest, options: { 'node-id': { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-address': { type: 'string' }, cluster: { type: 'string' }, delta: { type: 'boolean' }, 'extensions-address': { type: 'string' } } });
+        const { values } = parseArgs({ args: rest, options: { 'node-id': { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-address': { type: 'string' }, cluster: { type: 'string' }, delta: { type: 'boolean' }, 'extensions-address': { type: 'string' }, namespace: { type: 'string' }, 'pod-ip': { type: 'string' }, role: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, ca: { type: 'string' } } });
         if (!values['node-id']) throw new Error('bootstrap needs --node-id ID');
+        const tls = allOrNone(values, ['tls-cert', 'tls-key', 'ca']);
         const xds = parseHostPort(values['xds-address'] ?? '127.0.0.1:18000', 18000);
         const extensions = values['extensions-address'] ? parseHostPort(values['extensions-address'], 9090) : undefined;
         process.stdout.write(bootstrapYaml({
@@ -68,6 +95,10 @@ export async function main(argv: string[]): Promise<number> {
           delta: values.delta ?? false,
           extensionsHost: extensions?.host,
           extensionsPort: extensions?.port,
+          namespace: values.namespace,
+          podIp: values['pod-ip'],
+          role: values.role as ProxyRole | undefined, // checked by bootstrapYaml
+          tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], ca: tls.ca },
         }));
         return 0;
       }

@@ -1,15 +1,27 @@
 // `mediamesh serve`: the control plane process.
+import { readFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { AdminServer } from '../admin/admin-server.js';
 import { ControlPlane } from '../control-plane.js';
 import { createLogger, errorMessage } from '../log.js';
 import { FileSource } from '../sources/file-source.js';
-import { AdsServer } from '../xds/ads-server.js';
+import { AdsServer, type AdsTls } from '../xds/ads-server.js';
 import type { RtpModuleSetting } from './rtp-module-option.js';
 
 const log = createLogger('serve');
 
+/** Paths of the PEM files for xDS over mTLS. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  clientCa: string;
+}
+
 export interface ServeOptions {
   configDir: string;
+  /** An IP address, or a name resolved once to its first address (xDS and admin bind the same one). */
   listenHost: string;
   xdsPort: number;
   adminPort: number;
@@ -17,6 +29,10 @@ export interface ServeOptions {
   /** Apply whole-file, add-or-change-only edits before the debounce (see ControlPlane). */
   earlyApply?: boolean;
   rtpModule: RtpModuleSetting;
+  /** Serve xDS over mTLS only. */
+  tls?: TlsFiles;
+  /** Answer the admin's /debug/* for every caller, not only loopback ones. */
+  debugFromAnywhere?: boolean;
 }
 
 export interface RunningControlPlane {
@@ -26,28 +42,78 @@ export interface RunningControlPlane {
   stop(): Promise<void>;
 }
 
+/**
+ * Reads and checks the mTLS files before anything starts, so a wrong path or
+ * a key that does not match its certificate fails with the file's name.
+ */
+export function loadTls(files: TlsFiles): AdsTls {
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`${flag} ${file}: cannot read: ${errorMessage(err)}`);
+    }
+  };
+  const tls: AdsTls = { cert: read('--tls-cert', files.cert), key: read('--tls-key', files.key), clientCa: read('--client-ca', files.clientCa) };
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (err) {
+    throw new Error(`--tls-cert ${files.cert} / --tls-key ${files.key}: not a usable certificate and key: ${errorMessage(err)}`);
+  }
+  try {
+    createSecureContext({ ca: tls.clientCa });
+  } catch (err) {
+    throw new Error(`--client-ca ${files.clientCa}: not a usable CA certificate: ${errorMessage(err)}`);
+  }
+  if (!tls.clientCa.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--client-ca ${files.clientCa}: holds no PEM certificate`);
+  return tls;
+}
+
+async function listenAddress(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  try {
+    return (await lookup(host)).address;
+  } catch (err) {
+    throw new Error(`--listen-host ${host}: cannot resolve: ${errorMessage(err)}`);
+  }
+}
+
+/** A port in use is the usual start-up failure: say which flag picks another. */
+async function withPortHint(listening: Promise<number>, flag: string): Promise<number> {
+  try {
+    return await listening;
+  } catch (err) {
+    const message = errorMessage(err);
+    throw new Error(/EADDRINUSE/.test(message) ? `${message} (another process holds the port: stop it or choose another with ${flag})` : message);
+  }
+}
+
 export async function startControlPlane(o: ServeOptions): Promise<RunningControlPlane> {
+  const tls = o.tls ? loadTls(o.tls) : undefined;
+  const host = await listenAddress(o.listenHost);
   const controlPlane = new ControlPlane({ source: new FileSource(o.configDir), debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source } });
   await controlPlane.start();
-  const ads = new AdsServer(controlPlane.cache);
-  const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [] });
-  const xdsPort = await ads.listen(o.listenHost, o.xdsPort);
-  const adminPort = await admin.listen(o.listenHost, o.adminPort);
-  return {
-    xdsPort,
-    adminPort,
-    controlPlane,
-    async stop() {
-      controlPlane.stop();
-      await Promise.all([ads.stop(), admin.stop()]);
-    },
+  const ads = new AdsServer(controlPlane.cache, { tls });
+  const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [], debugFromAnywhere: o.debugFromAnywhere });
+  const stop = async (): Promise<void> => {
+    controlPlane.stop();
+    await Promise.all([ads.stop(), admin.stop()]);
   };
+  try {
+    const xdsPort = await withPortHint(ads.listen(host, o.xdsPort), '--xds-port');
+    const adminPort = await withPortHint(admin.listen(host, o.adminPort), '--admin-port');
+    return { xdsPort, adminPort, controlPlane, stop };
+  } catch (err) {
+    // Without both ports the process is no control plane: release everything so it can exit.
+    await stop();
+    throw err;
+  }
 }
 
 /** Runs until SIGTERM/SIGINT, then closes streams and servers cleanly. */
 export async function serve(o: ServeOptions): Promise<number> {
   const running = await startControlPlane(o);
-  log.info('control plane ready', { configDir: o.configDir, xdsPort: running.xdsPort, adminPort: running.adminPort });
+  log.info('control plane ready', { configDir: o.configDir, xdsPort: running.xdsPort, adminPort: running.adminPort, mtls: o.tls !== undefined });
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
   return new Promise((resolve) => {
     let stopping = false;

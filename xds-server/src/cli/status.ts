@@ -54,14 +54,21 @@ export function formatRoutes(routes: readonly RouteStatusEntry[]): string {
   return [`routes: ${routes.length}`, '', table(rows), ...(notes.length ? ['', ...notes] : [])].join('\n') + '\n';
 }
 
+/** `media/sidecar`, `gateway`; `-` from a control plane that does not report views. */
+function viewText(view: NodeStatusJson['view'] | undefined): string {
+  if (!view) return '-';
+  return view.namespace === undefined ? view.role : `${view.namespace}/${view.role}`;
+}
+
 export function formatStatus(data: NodesResponse): string {
-  const rows: string[][] = [['NODE', 'CLUSTER', 'STATE', 'XDS', 'TYPE', 'SENT', 'ACKED', 'LAST NACK']];
+  const rows: string[][] = [['NODE', 'CLUSTER', 'STATE', 'XDS', 'VIEW', 'IDENTITY', 'TYPE', 'SENT', 'ACKED', 'LAST NACK']];
   for (const node of [...data.nodes].sort((a, b) => a.id.localeCompare(b.id))) {
     const types = Object.entries(node.types);
-    if (types.length === 0) rows.push([node.id, node.cluster, node.connected ? 'connected' : 'gone', node.protocol, '-', '-', '-', '-']);
+    const first = [node.id, node.cluster, node.connected ? 'connected' : 'gone', node.protocol, viewText(node.view), node.identity ?? '-'];
+    if (types.length === 0) rows.push([...first, '-', '-', '-', '-']);
     types.forEach(([type, t], i) => {
       const nack = t.lastNack ? `${t.lastNack.version} at ${t.lastNack.at}: ${t.lastNack.error.replace(/\s+/g, ' ')}` : '-';
-      rows.push(i === 0 ? [node.id, node.cluster, node.connected ? 'connected' : 'gone', node.protocol, type, t.sentVersion ?? '-', t.ackedVersion ?? '-', nack] : ['', '', '', '', type, t.sentVersion ?? '-', t.ackedVersion ?? '-', nack]);
+      rows.push([...(i === 0 ? first : first.map(() => '')), type, t.sentVersion ?? '-', t.ackedVersion ?? '-', nack]);
     });
   }
   const config = data.config;

@@ -1,9 +1,12 @@
-// The gRPC server for Envoy's Aggregated Discovery Service, SotW and Delta.
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+// The gRPC server for Envoy's Aggregated Discovery Service, SotW and Delta,
+// in plaintext or over mTLS (then every stream carries its proxy's SPIFFE id).
+import { isIP } from 'node:net';
+import { Server, ServerCredentials, type ServerDuplexStream, status as GrpcStatus } from '@grpc/grpc-js';
 import { AggregatedDiscoveryServiceService } from '../gen/envoy/service/discovery/v3/ads.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest } from '../gen/envoy/service/discovery/v3/discovery.js';
 import { createLogger } from '../log.js';
 import { DeltaStream } from './delta-stream.js';
+import { identityFromCertificate, type PeerIdentity, UNAUTHENTICATED } from './peer-identity.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
 import type { AdsStream } from './stream-common.js';
@@ -19,6 +22,18 @@ const adsServiceDefinition = {
   },
 };
 
+/** PEM contents: the server's certificate chain and key, and the CA that signs proxies' certificates. */
+export interface AdsTls {
+  cert: Buffer;
+  key: Buffer;
+  clientCa: Buffer;
+}
+
+export interface AdsServerOptions {
+  /** mTLS: clients must present a certificate signed by clientCa that carries a SPIFFE id. */
+  tls?: AdsTls;
+}
+
 export class AdsServer {
   private readonly server = new Server({
     // Envoy keeps one long-lived stream per proxy; pings keep NATs and idle proxies honest.
@@ -29,20 +44,28 @@ export class AdsServer {
   });
   private readonly streams = new Set<{ shutdown(): void }>();
 
-  constructor(private readonly cache: SnapshotCache) {
+  constructor(private readonly cache: SnapshotCache, private readonly options: AdsServerOptions = {}) {
     this.server.addService(adsServiceDefinition, {
-      streamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Buffer>) => this.track(new SotwStream(call, this.cache, log), call),
-      deltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.track(new DeltaStream(call, this.cache, log), call),
+      streamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Buffer>) => this.open(call, () => new SotwStream(call, this.cache, log)),
+      deltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.open(call, () => new DeltaStream(call, this.cache, log)),
     });
   }
 
-  /** Binds host:port (port 0 picks one) and resolves to the bound port. */
+  /**
+   * Binds host:port (port 0 picks one) and resolves to the bound port. host
+   * must be an IP address: a name could resolve to several addresses, and
+   * grpc-js reports success when any one of them binds.
+   */
   listen(host: string, port: number): Promise<number> {
+    if (isIP(host) === 0) return Promise.reject(new Error(`cannot listen for xDS on ${host}:${port}: the listen host must be an IP address`));
+    const address = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+    const tls = this.options.tls;
+    const credentials = tls ? ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.cert, private_key: tls.key }], true) : ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
-        if (err) reject(new Error(`cannot listen for xDS on ${host}:${port}: ${err.message}`));
+      this.server.bindAsync(address, credentials, (err, bound) => {
+        if (err) reject(new Error(`cannot listen for xDS on ${address}: ${err.message}`));
         else {
-          log.info('ADS server listening', { address: `${host}:${bound}` });
+          log.info('ADS server listening', { address: isIP(host) === 6 ? `[${host}]:${bound}` : `${host}:${bound}`, mtls: tls !== undefined });
           resolve(bound);
         }
       });
@@ -64,7 +87,24 @@ export class AdsServer {
     });
   }
 
-  private track(stream: AdsStream<DiscoveryRequest, Buffer> | AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, call: { on(e: 'close', f: () => void): unknown }): void {
+  /**
+   * Starts a stream once the caller's identity is known. Under mTLS the TLS
+   * handshake has already checked the certificate against the client CA; a
+   * certificate that names no usable SPIFFE id is refused here.
+   */
+  private open<Req, Res>(call: ServerDuplexStream<Req, Res>, create: () => Pick<AdsStream<never, never>, 'setPeer' | 'shutdown'>): void {
+    let peer: PeerIdentity = UNAUTHENTICATED;
+    if (this.options.tls) {
+      const identity = identityFromCertificate(call.getAuthContext().sslPeerCertificate);
+      if (!identity.ok) {
+        log.warn('refusing xDS stream', { peer: call.getPeer(), error: identity.error });
+        call.emit('error', Object.assign(new Error(identity.error), { code: GrpcStatus.UNAUTHENTICATED, details: identity.error }));
+        return;
+      }
+      peer = identity.value;
+    }
+    const stream = create();
+    stream.setPeer(peer);
     this.streams.add(stream);
     call.on('close', () => this.streams.delete(stream));
   }

@@ -1,5 +1,6 @@
 // What each proxy has accepted or rejected, per resource type: the state
 // behind `mediamesh status`, /debug/nodes and the ACK/NACK metrics.
+import type { ProxyView } from '../model/proxy-view.js';
 import { shortTypeName, type TypeUrl } from './type-urls.js';
 
 export interface NackRecord {
@@ -36,6 +37,10 @@ export interface NodeStatus {
   connectedAt: string;
   /** When the last stream closed, while the proxy is disconnected. */
   disconnectedAt?: string;
+  /** What the proxy is given a view of: its node metadata, its namespace overridden by its certificate's. */
+  view: ProxyView;
+  /** The SPIFFE URI its client certificate proved; undefined without mTLS. */
+  identity?: string;
   /** The snapshot version the cache holds for this node. */
   snapshotVersion?: string;
   types: Map<TypeUrl, TypeStatus>;
@@ -60,6 +65,8 @@ export function nodeStatusToJson(status: NodeStatus): NodeStatusJson {
     streams: status.streams,
     connectedAt: status.connectedAt,
     disconnectedAt: status.disconnectedAt,
+    view: status.view,
+    identity: status.identity,
     snapshotVersion: status.snapshotVersion,
     types,
   };

@@ -7,6 +7,8 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { NodeStatus, TypeStatus } from './node-status.js';
+import { identityUri, NodeIdClaimedError, type PeerIdentity } from './peer-identity.js';
+import { proxyViewOf } from './proxy-view-of.js';
 import type { Snapshot } from './snapshot.js';
 import type { TypeUrl } from './type-urls.js';
 
@@ -93,9 +95,16 @@ export class SnapshotCache {
     };
   }
 
-  /** Called by a stream on its first request. */
-  streamOpened(node: Node, protocol: 'sotw' | 'delta'): void {
+  /**
+   * Called by a stream on its first request. Throws, changing nothing, when
+   * the node metadata is invalid (InvalidProxyMetadataError) or another
+   * identity holds the node id on an open stream (NodeIdClaimedError).
+   */
+  streamOpened(node: Node, protocol: 'sotw' | 'delta', peer: PeerIdentity): void {
+    const view = proxyViewOf(node, peer);
+    const identity = identityUri(peer);
     let status = this.statuses.get(node.id);
+    if (status?.connected && status.identity !== identity) throw new NodeIdClaimedError(node.id, status.identity, identity);
     if (!status) {
       status = {
         id: node.id,
@@ -105,10 +114,13 @@ export class SnapshotCache {
         connected: true,
         streams: 0,
         connectedAt: new Date().toISOString(),
+        view,
         types: new Map(),
       };
       this.statuses.set(node.id, status);
     }
+    status.view = view;
+    status.identity = identity;
     status.protocol = protocol;
     status.connected = true;
     status.disconnectedAt = undefined;

@@ -4,6 +4,8 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import { type Logger, errorMessage } from '../log.js';
+import { identityUri, NodeIdClaimedError, type PeerIdentity, UNAUTHENTICATED } from './peer-identity.js';
+import { InvalidProxyMetadataError } from './proxy-view-of.js';
 import type { WireResource } from './resources.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import type { Snapshot } from './snapshot.js';
@@ -54,6 +56,7 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
   protected nodeId?: string;
   private unwatch?: () => void;
   private closed = false;
+  private peer: PeerIdentity = UNAUTHENTICATED;
 
   constructor(
     protected readonly call: ServerDuplexStream<Req, Res>,
@@ -66,6 +69,11 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
     call.on('error', (err: unknown) => { this.log.debug('stream error', { node: this.nodeId, error: errorMessage(err) }); this.close(); });
     call.on('cancelled', () => this.close());
     call.on('close', () => this.close());
+  }
+
+  /** What the transport proved about the client; set by the server before the first request can arrive. */
+  setPeer(peer: PeerIdentity): void {
+    this.peer = peer;
   }
 
   protected abstract handleRequest(typeUrl: TypeUrl, req: Req): void;
@@ -156,10 +164,11 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
       if (this.nodeId === undefined) {
         const node = req.node;
         if (!node?.id) throw new StreamRequestError(GrpcStatus.INVALID_ARGUMENT, 'the first request on a stream must carry node.id');
+        // Opened before nodeId is set: a refused stream must not close the holder's node.
+        this.cache.streamOpened(node, this.protocol, this.peer);
         this.nodeId = node.id;
-        this.cache.streamOpened(node, this.protocol);
         this.unwatch = this.cache.watch(node.id, (snapshot) => this.safely(() => this.pushAll(snapshot)));
-        this.log.info('proxy connected', { node: node.id, cluster: node.cluster, protocol: this.protocol });
+        this.log.info('proxy connected', { node: node.id, cluster: node.cluster, protocol: this.protocol, identity: identityUri(this.peer) });
       }
       this.handleRequest(requireTypeUrl(req.typeUrl), req);
     } catch (err) {
@@ -176,7 +185,10 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
   }
 
   private fail(err: unknown): void {
-    const code = err instanceof StreamRequestError ? err.code : GrpcStatus.INTERNAL;
+    const code = err instanceof StreamRequestError ? err.code
+      : err instanceof InvalidProxyMetadataError ? GrpcStatus.INVALID_ARGUMENT
+      : err instanceof NodeIdClaimedError ? GrpcStatus.PERMISSION_DENIED
+      : GrpcStatus.INTERNAL;
     const details = errorMessage(err);
     this.log.warn('closing stream', { node: this.nodeId, code, error: details });
     this.close();

@@ -1,0 +1,97 @@
+// The view a proxy gets from its node metadata and, under mTLS, its
+// certificate; and the cache's rule that a node id belongs to the identity
+// holding it.
+import assert from 'node:assert/strict';
+import { Node } from '../../xds-server/src/gen/envoy/config/core/v3/base.js';
+import type { Logger } from '../../xds-server/src/log.js';
+import type { ProxyView } from '../../xds-server/src/model/proxy-view.js';
+import { NodeIdClaimedError, type PeerIdentity, UNAUTHENTICATED } from '../../xds-server/src/xds/peer-identity.js';
+import { InvalidProxyMetadataError, proxyViewOf } from '../../xds-server/src/xds/proxy-view-of.js';
+import { SnapshotCache } from '../../xds-server/src/xds/snapshot-cache.js';
+
+const peerIn = (namespace: string): PeerIdentity => ({
+  authenticated: true,
+  spiffe: { uri: `spiffe://cluster.local/ns/${namespace}/sa/default`, trustDomain: 'cluster.local', namespace, serviceAccount: 'default' },
+});
+const node = (metadata?: Record<string, unknown>, id = 'pod-a') => Node.fromPartial({ id, cluster: 'c', metadata });
+
+/** A logger that keeps its warnings, to assert on them. */
+function recordingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  const none = (): void => {};
+  return { warnings, debug: none, info: none, error: none, warn: (msg, fields) => warnings.push(`${msg} ${JSON.stringify(fields)}`) };
+}
+
+describe('proxyViewOf', () => {
+  const views: [string, Record<string, unknown> | undefined, PeerIdentity, ProxyView][] = [
+    ['no metadata: a gateway', undefined, UNAUTHENTICATED, { role: 'gateway' }],
+    ['a namespace: a sidecar', { 'mediamesh.io/namespace': 'media', 'mediamesh.io/pod-ip': '10.1.2.3' }, UNAUTHENTICATED, { namespace: 'media', podIp: '10.1.2.3', role: 'sidecar' }],
+    ['a gateway in a namespace', { 'mediamesh.io/namespace': 'edge', 'mediamesh.io/role': 'gateway' }, UNAUTHENTICATED, { namespace: 'edge', role: 'gateway' }],
+    ['an IPv6 pod IP', { 'mediamesh.io/namespace': 'media', 'mediamesh.io/pod-ip': 'fd00::5' }, UNAUTHENTICATED, { namespace: 'media', podIp: 'fd00::5', role: 'sidecar' }],
+    ['other metadata keys are ignored', { 'mediamesh.io/bootstrap': 'v1', ISTIO_VERSION: '1.22' }, UNAUTHENTICATED, { role: 'gateway' }],
+    ['the certificate\'s namespace over the claimed one', { 'mediamesh.io/namespace': 'media' }, peerIn('games'), { namespace: 'games', role: 'sidecar' }],
+    ['the certificate\'s namespace when none is claimed', {}, peerIn('games'), { namespace: 'games', role: 'sidecar' }],
+    ['an authenticated gateway keeps its namespace', { 'mediamesh.io/role': 'gateway' }, peerIn('edge'), { namespace: 'edge', role: 'gateway' }],
+  ];
+  for (const [what, metadata, peer, view] of views) {
+    it(`gives ${what}`, () => assert.deepEqual(proxyViewOf(node(metadata), peer, recordingLogger()), view));
+  }
+
+  it('warns when the claimed namespace is not the proven one, and only then', () => {
+    const log = recordingLogger();
+    proxyViewOf(node({ 'mediamesh.io/namespace': 'media' }), peerIn('games'), log);
+    assert.equal(log.warnings.length, 1);
+    assert.match(log.warnings[0]!, /"node":"pod-a","claimed":"media","proven":"games","identity":"spiffe:\/\/cluster.local\/ns\/games\/sa\/default"/);
+    proxyViewOf(node({ 'mediamesh.io/namespace': 'games' }), peerIn('games'), log);
+    proxyViewOf(node({}), peerIn('games'), log);
+    assert.equal(log.warnings.length, 1);
+  });
+
+  const invalid: [string, Record<string, unknown>, PeerIdentity, RegExp][] = [
+    ['a namespace that is no DNS label', { 'mediamesh.io/namespace': 'Media_1' }, UNAUTHENTICATED, /node "pod-a": node metadata mediamesh.io\/namespace "Media_1" is not a Kubernetes namespace name/],
+    ['an empty namespace', { 'mediamesh.io/namespace': '' }, UNAUTHENTICATED, /mediamesh.io\/namespace "" is not/],
+    ['a namespace that is not a string', { 'mediamesh.io/namespace': 7 }, UNAUTHENTICATED, /mediamesh.io\/namespace must be a string, got 7/],
+    ['a pod IP that is no IP', { 'mediamesh.io/pod-ip': '10.0.0.300' }, UNAUTHENTICATED, /mediamesh.io\/pod-ip "10.0.0.300" is not an IP address/],
+    ['an unknown role', { 'mediamesh.io/role': 'router' }, UNAUTHENTICATED, /mediamesh.io\/role "router" must be one of sidecar, gateway/],
+    ['a sidecar without a namespace', { 'mediamesh.io/role': 'sidecar' }, UNAUTHENTICATED, /role "sidecar" needs node metadata mediamesh.io\/namespace/],
+    ['a bad claim even when the certificate decides the namespace', { 'mediamesh.io/namespace': 'NOPE' }, peerIn('games'), /"NOPE" is not a Kubernetes namespace name/],
+  ];
+  for (const [what, metadata, peer, reason] of invalid) {
+    it(`refuses ${what}`, () => {
+      assert.throws(() => proxyViewOf(node(metadata), peer, recordingLogger()), (err: unknown) => err instanceof InvalidProxyMetadataError && reason.test(err.message));
+    });
+  }
+
+  it('lists every bad value at once', () => {
+    assert.throws(() => proxyViewOf(node({ 'mediamesh.io/pod-ip': 'x', 'mediamesh.io/role': 'y' }), UNAUTHENTICATED, recordingLogger()), /pod-ip "x" is not an IP address; node metadata mediamesh.io\/role "y"/);
+  });
+});
+
+describe('SnapshotCache node identity', () => {
+  it('records view and identity, and refuses another identity for a connected node id without changing its status', () => {
+    const cache = new SnapshotCache();
+    cache.streamOpened(node({ 'mediamesh.io/namespace': 'media' }, 'shared'), 'sotw', peerIn('media'));
+    const before = structuredClone(cache.nodeStatus('shared'));
+    assert.equal(before!.identity, 'spiffe://cluster.local/ns/media/sa/default');
+    assert.deepEqual(before!.view, { namespace: 'media', role: 'sidecar' });
+
+    assert.throws(() => cache.streamOpened(node({}, 'shared'), 'delta', peerIn('games')), (err: unknown) =>
+      err instanceof NodeIdClaimedError && err.message === 'node id "shared" is held by spiffe://cluster.local/ns/media/sa/default on an open stream; spiffe://cluster.local/ns/games/sa/default may not claim it');
+    assert.deepEqual(cache.nodeStatus('shared'), before);
+
+    // The holder may open more streams; once all are closed another identity may take the id.
+    cache.streamOpened(node({}, 'shared'), 'sotw', peerIn('media'));
+    assert.equal(cache.nodeStatus('shared')!.streams, 2);
+    cache.streamClosed('shared');
+    cache.streamClosed('shared');
+    cache.streamOpened(node({}, 'shared'), 'sotw', peerIn('games'));
+    assert.equal(cache.nodeStatus('shared')!.identity, 'spiffe://cluster.local/ns/games/sa/default');
+    assert.deepEqual(cache.nodeStatus('shared')!.view, { namespace: 'games', role: 'sidecar' });
+  });
+
+  it('refuses invalid metadata before recording anything', () => {
+    const cache = new SnapshotCache();
+    assert.throws(() => cache.streamOpened(node({ 'mediamesh.io/role': 'x' }, 'bad'), 'sotw', UNAUTHENTICATED), InvalidProxyMetadataError);
+    assert.equal(cache.nodeStatus('bad'), undefined);
+  });
+});

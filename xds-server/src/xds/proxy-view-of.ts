@@ -1,0 +1,84 @@
+// Who a connecting proxy is, for routing: its node metadata (what
+// `mediamesh bootstrap` wrote), validated, with the namespace its client
+// certificate proves taking precedence over the one it claims.
+import { isIP } from 'node:net';
+import type { Node } from '../gen/envoy/config/core/v3/base.js';
+import { createLogger, type Logger } from '../log.js';
+import { NODE_METADATA, type ProxyRole, type ProxyView } from '../model/proxy-view.js';
+import { DNS_LABEL, type PeerIdentity } from './peer-identity.js';
+
+const defaultLog = createLogger('proxy-view');
+
+/** Node metadata a proxy view cannot be built from; the stream is refused with this message. */
+export class InvalidProxyMetadataError extends Error {}
+
+export interface ProxyMetadataValues {
+  namespace?: unknown;
+  podIp?: unknown;
+  role?: unknown;
+}
+
+export interface ValidProxyMetadata {
+  namespace?: string;
+  podIp?: string;
+  role?: ProxyRole;
+}
+
+const ROLES: readonly ProxyRole[] = ['sidecar', 'gateway'];
+
+/**
+ * Checks the three identity values wherever they come from (node metadata
+ * here, command-line flags in `mediamesh bootstrap`). `name` says how the
+ * caller calls each value in its messages.
+ */
+export function checkProxyMetadata(values: ProxyMetadataValues, name: (key: keyof ProxyMetadataValues) => string): { ok: true; value: ValidProxyMetadata } | { ok: false; errors: string[] } {
+  const errors: string[] = [];
+  const text = (key: keyof ProxyMetadataValues): string | undefined => {
+    const v = values[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') {
+      errors.push(`${name(key)} must be a string, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  };
+  const namespace = text('namespace');
+  const podIp = text('podIp');
+  const role = text('role');
+  if (namespace !== undefined && !DNS_LABEL.test(namespace)) errors.push(`${name('namespace')} "${namespace}" is not a Kubernetes namespace name (a DNS label: a-z, 0-9 and -, at most 63)`);
+  if (podIp !== undefined && isIP(podIp) === 0) errors.push(`${name('podIp')} "${podIp}" is not an IP address`);
+  if (role !== undefined && !ROLES.includes(role as ProxyRole)) errors.push(`${name('role')} "${role}" must be one of ${ROLES.join(', ')}`);
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, value: { namespace, podIp, role: role as ProxyRole | undefined } };
+}
+
+/**
+ * The view a proxy gets. An authenticated proxy is in its certificate's
+ * namespace whatever its metadata claims (a mismatch is logged); a proxy
+ * with no namespace at all is a gateway. Throws InvalidProxyMetadataError.
+ */
+export function proxyViewOf(node: Node, peer: PeerIdentity, log: Logger = defaultLog): ProxyView {
+  const metadata: Record<string, unknown> = node.metadata ?? {};
+  const checked = checkProxyMetadata(
+    { namespace: metadata[NODE_METADATA.namespace], podIp: metadata[NODE_METADATA.podIp], role: metadata[NODE_METADATA.role] },
+    (key) => `node metadata ${NODE_METADATA[key]}`,
+  );
+  if (!checked.ok) throw new InvalidProxyMetadataError(`node "${node.id}": ${checked.errors.join('; ')}`);
+  const claimed = checked.value;
+  let namespace = claimed.namespace;
+  if (peer.authenticated) {
+    namespace = peer.spiffe.namespace;
+    if (claimed.namespace !== undefined && claimed.namespace !== namespace) {
+      log.warn('node metadata claims another namespace than its certificate; using the certificate\'s', { node: node.id, claimed: claimed.namespace, proven: namespace, identity: peer.spiffe.uri });
+    }
+  }
+  const role = claimed.role ?? (namespace === undefined ? 'gateway' : 'sidecar');
+  if (role === 'sidecar' && namespace === undefined) {
+    throw new InvalidProxyMetadataError(`node "${node.id}": role "sidecar" needs node metadata ${NODE_METADATA.namespace} (a proxy without a namespace is a gateway)`);
+  }
+  return {
+    ...(namespace !== undefined && { namespace }),
+    ...(claimed.podIp !== undefined && { podIp: claimed.podIp }),
+    role,
+  };
+}
