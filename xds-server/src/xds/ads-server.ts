@@ -6,6 +6,7 @@ import { AggregatedDiscoveryServiceService } from '../gen/envoy/service/discover
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest } from '../gen/envoy/service/discovery/v3/discovery.js';
 import { createLogger } from '../log.js';
 import { DeltaStream } from './delta-stream.js';
+import { XDS_LIMITS } from './limits.js';
 import { identityFromCertificate, type PeerIdentity, UNAUTHENTICATED } from './peer-identity.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
@@ -32,6 +33,8 @@ export interface AdsTls {
 export interface AdsServerOptions {
   /** mTLS: clients must present a certificate signed by clientCa that carries a SPIFFE id. */
   tls?: AdsTls;
+  /** Concurrent streams at most (default XDS_LIMITS.maxStreams). */
+  maxStreams?: number;
 }
 
 export class AdsServer {
@@ -40,7 +43,8 @@ export class AdsServer {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
-    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.max_receive_message_length': XDS_LIMITS.maxRequestBytes,
+    'grpc.max_concurrent_streams': XDS_LIMITS.maxStreamsPerConnection,
   });
   private readonly streams = new Set<{ shutdown(): void }>();
 
@@ -93,6 +97,13 @@ export class AdsServer {
    * certificate that names no usable SPIFFE id is refused here.
    */
   private open<Req, Res>(call: ServerDuplexStream<Req, Res>, create: () => Pick<AdsStream<never, never>, 'setPeer' | 'shutdown'>): void {
+    const maxStreams = this.options.maxStreams ?? XDS_LIMITS.maxStreams;
+    if (this.streams.size >= maxStreams) {
+      const message = `this control plane already serves ${maxStreams} ADS streams`;
+      log.warn('refusing xDS stream', { peer: call.getPeer(), error: message });
+      call.emit('error', Object.assign(new Error(message), { code: GrpcStatus.RESOURCE_EXHAUSTED, details: message }));
+      return;
+    }
     let peer: PeerIdentity = UNAUTHENTICATED;
     if (this.options.tls) {
       const identity = identityFromCertificate(call.getAuthContext().sslPeerCertificate);

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { WireResource } from './resources.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import type { Snapshot } from './snapshot.js';
+import { XDS_LIMITS } from './limits.js';
 import { AdsStream, clustersMayBeRemoved } from './stream-common.js';
 import { TypeUrl } from './type-urls.js';
 
@@ -38,6 +39,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   protected handleRequest(typeUrl: TypeUrl, req: DeltaDiscoveryRequest): void {
     const nodeId = this.nodeId!;
     let state = this.types.get(typeUrl);
+    this.checkNameCount(typeUrl, Object.keys(req.initialResourceVersions).length, 'the request reports holding');
+    this.checkNameCount(typeUrl, (state?.subscribed.size ?? 0) + req.resourceNamesSubscribe.length, 'subscribing to');
     if (!state) {
       state = {
         // Legacy wildcard: a first request that names nothing wants everything.
@@ -73,7 +76,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
           else state.clientHas.set(name, before);
         }
         this.cache.recordNack(nodeId, typeUrl, pending.systemVersion, req.errorDetail.message);
-        this.log.warn('proxy rejected config (NACK)', { node: nodeId, typeUrl, version: pending.systemVersion, error: req.errorDetail.message });
+        this.logNack(typeUrl, pending.systemVersion, req.errorDetail.message);
         const rejected = state.rejected;
         this.retryIfTransient(typeUrl, req.errorDetail.message, () => {
           for (const [name, version] of pending.sent) if (version !== null && rejected.get(name) === version) rejected.delete(name);
@@ -149,6 +152,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       state.clientHas.delete(name);
     }
     state.pending.set(nonce, { systemVersion: typeSnapshot.version, previous, sent });
+    // A client that never answers must not make us remember every response.
+    if (state.pending.size > XDS_LIMITS.maxPendingPerType) state.pending.delete(state.pending.keys().next().value!);
     this.send(DeltaDiscoveryResponse.fromPartial({
       systemVersionInfo: typeSnapshot.version,
       typeUrl,

@@ -55,7 +55,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
       const version = state.lastSentVersion ?? '';
       state.nackedVersion = version;
       this.cache.recordNack(nodeId, typeUrl, version, req.errorDetail.message);
-      this.log.warn('proxy rejected config (NACK)', { node: nodeId, typeUrl, version, error: req.errorDetail.message, keeps: req.versionInfo });
+      this.logNack(typeUrl, version, req.errorDetail.message, { keeps: req.versionInfo });
       const nacked = state;
       this.retryIfTransient(typeUrl, req.errorDetail.message, () => {
         if (nacked.nackedVersion === version) nacked.resend = true;
@@ -66,6 +66,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
       this.clearTransientRetry(typeUrl);
       this.cache.recordAck(nodeId, typeUrl, req.versionInfo);
     }
+    this.checkNameCount(typeUrl, req.resourceNames.length, 'the request names');
     state.names = new Set(req.resourceNames);
     state.named ||= req.resourceNames.length > 0;
     state.wildcard = wildcardTypes.has(typeUrl) && (!state.named || state.names.has('*'));

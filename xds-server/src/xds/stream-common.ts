@@ -9,6 +9,7 @@ import { InvalidProxyMetadataError } from './proxy-view-of.js';
 import type { WireResource } from './resources.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import type { Snapshot } from './snapshot.js';
+import { XDS_LIMITS } from './limits.js';
 import { isTypeUrl, pushOrder, TypeUrl } from './type-urls.js';
 
 /** Envoy's words for a remote extension still being fetched (Envoy 1.40 dynamic modules). */
@@ -154,6 +155,23 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
     return false;
   }
 
+  private readonly lastNackLogged = new Map<TypeUrl, string>();
+
+  /** Logs a NACK once per distinct version and error, so a client repeating one cannot flood the log. */
+  protected logNack(typeUrl: TypeUrl, version: string, error: string, fields: Record<string, unknown> = {}): void {
+    const key = `${version}\0${error}`;
+    if (this.lastNackLogged.get(typeUrl) === key) return;
+    this.lastNackLogged.set(typeUrl, key);
+    this.log.warn('proxy rejected config (NACK)', { node: this.nodeId, typeUrl, version, error, ...fields });
+  }
+
+  /** Refuses a request naming more resources than any real proxy would. */
+  protected checkNameCount(typeUrl: TypeUrl, count: number, what: string): void {
+    if (count > XDS_LIMITS.maxNamesPerType) {
+      throw new StreamRequestError(GrpcStatus.RESOURCE_EXHAUSTED, `${what} ${count} ${typeUrl} names; at most ${XDS_LIMITS.maxNamesPerType} per type on one stream`);
+    }
+  }
+
   protected send(res: Res): void {
     if (!this.closed) this.call.write(res);
   }
@@ -164,6 +182,9 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
       if (this.nodeId === undefined) {
         const node = req.node;
         if (!node?.id) throw new StreamRequestError(GrpcStatus.INVALID_ARGUMENT, 'the first request on a stream must carry node.id');
+        if (node.id.length > XDS_LIMITS.maxNodeIdLength || node.cluster.length > XDS_LIMITS.maxNodeIdLength) {
+          throw new StreamRequestError(GrpcStatus.INVALID_ARGUMENT, `node.id and node.cluster may be at most ${XDS_LIMITS.maxNodeIdLength} characters`);
+        }
         // Opened before nodeId is set: a refused stream must not close the holder's node.
         this.cache.streamOpened(node, this.protocol, this.peer);
         this.nodeId = node.id;
