@@ -1,5 +1,6 @@
 // The `mediamesh` command: serve | bootstrap | validate | status.
 import { parseArgs } from 'node:util';
+import { durationProblem, parseDurationMs } from '../api/duration.js';
 import { formatProblem, validateDocuments } from '../api/validate.js';
 import { errorMessage } from '../log.js';
 import { readYamlTree } from '../sources/read-yaml.js';
@@ -14,7 +15,7 @@ const usage = `usage: mediamesh <command> [options]
 commands:
   serve --config-dir DIR [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
         [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path]
-        [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere]
+        [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere] [--forget-after 10m]
         run the control plane on a directory of YAML documents (watched for changes);
         a burst of changes is applied after --debounce-ms of quiet, but files replaced
         whole (renamed into place) that only add or change objects without new problems
@@ -26,7 +27,8 @@ commands:
         --tls-key and --client-ca (all three) serve xDS over mTLS only: a proxy needs a
         certificate from that CA whose URI SAN is its SPIFFE id, and gets the view of
         that id's namespace; /debug/* answers loopback callers only unless
-        --debug-from-anywhere (/healthz, /readyz, /metrics answer everyone)
+        --debug-from-anywhere (/healthz, /readyz, /metrics answer everyone);
+        --forget-after: how long a disconnected proxy's state is kept (at most 10,000 are)
   bootstrap --node-id ID [--xds-address host:port] [--admin-port 15000] [--cluster NAME] [--delta]
         [--extensions-address host:port] [--namespace NS] [--pod-ip IP] [--role sidecar|gateway]
         [--tls-cert FILE --tls-key FILE --ca FILE]
@@ -38,7 +40,8 @@ commands:
   validate DIR|FILE
         check documents; exit 0, or 1 with one line per problem
   status [--admin-url http://127.0.0.1:9090]
-        list connected proxies, their ACKed versions and last NACK per type
+        list connected proxies, their ACKed versions and last NACK per type, then every
+        route's Accepted / ResolvedRefs / Programmed conditions per parent
 `;
 
 function intOption(value: string | undefined, name: string, fallback: number): number {
@@ -64,8 +67,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' } } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' } } });
         if (!values['config-dir']) throw new Error('serve needs --config-dir DIR');
+        const forgetAfter = values['forget-after'] ?? '10m';
+        const forgetAfterProblem = durationProblem(forgetAfter);
+        if (forgetAfterProblem) throw new Error(`--forget-after: ${forgetAfterProblem}`);
         const tls = allOrNone(values, ['tls-cert', 'tls-key', 'client-ca']);
         return await serve({
           configDir: values['config-dir'],
@@ -77,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
           rtpModule: rtpModuleFromOption(values['rtp-module']),
           tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], clientCa: tls['client-ca'] },
           debugFromAnywhere: values['debug-from-anywhere'] ?? false,
+          forgetAfterMs: parseDurationMs(forgetAfter)!,
         });
       }
       case 'bootstrap': {

@@ -33,6 +33,8 @@ export interface ServeOptions {
   tls?: TlsFiles;
   /** Answer the admin's /debug/* for every caller, not only loopback ones. */
   debugFromAnywhere?: boolean;
+  /** How long a disconnected proxy's state is kept (default 10 minutes; at most 10,000 are kept). */
+  forgetAfterMs?: number;
 }
 
 export interface RunningControlPlane {
@@ -91,7 +93,7 @@ async function withPortHint(listening: Promise<number>, flag: string): Promise<n
 export async function startControlPlane(o: ServeOptions): Promise<RunningControlPlane> {
   const tls = o.tls ? loadTls(o.tls) : undefined;
   const host = await listenAddress(o.listenHost);
-  const controlPlane = new ControlPlane({ source: new FileSource(o.configDir), debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source } });
+  const controlPlane = new ControlPlane({ source: new FileSource(o.configDir), debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source }, forgetAfterMs: o.forgetAfterMs });
   await controlPlane.start();
   const ads = new AdsServer(controlPlane.cache, { tls });
   const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [], debugFromAnywhere: o.debugFromAnywhere });
