@@ -11,6 +11,7 @@ import path from 'node:path';
 import { credentials, status as GrpcStatus } from '@grpc/grpc-js';
 import { parse, stringify } from 'yaml';
 import { Node } from '../../xds-server/src/gen/envoy/config/core/v3/base.js';
+import { Listener } from '../../xds-server/src/gen/envoy/config/listener/v3/listener.js';
 import { AggregatedDiscoveryServiceClient } from '../../xds-server/src/gen/envoy/service/discovery/v3/ads.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
@@ -26,6 +27,17 @@ import { type IssuedCert, TestPki } from '../helpers/test-pki.js';
 const cli = path.join(projectRoot(), 'bin/mediamesh.js');
 const MEDIA_ID = 'spiffe://cluster.local/ns/media/sa/camera';
 const GAMES_ID = 'spiffe://cluster.local/ns/games/sa/player';
+const STUDIO_ID = 'spiffe://cluster.local/ns/studio/sa/editor';
+
+/** A consumer route that only the studio namespace's proxies may be given. */
+const studioRoute = (listenPort: number) => `
+apiVersion: mediamesh.io/v1alpha1
+kind: UdpRoute
+metadata: {name: feed-studio, namespace: studio}
+spec:
+  parentRefs: [{name: feed, namespace: media, port: ${listenPort}}]
+  backendRefs: [{name: feed-v1, namespace: media, port: 7000}]
+`;
 
 function bootstrapArgs(nodeId: string, xdsAddress: string, client: IssuedCert, ca: string): string[] {
   return ['bootstrap', '--node-id', nodeId, '--xds-address', xdsAddress, '--admin-port', '0', '--namespace', 'media', '--pod-ip', '127.0.0.1',
@@ -39,6 +51,7 @@ describe('xDS over mTLS', function () {
   let meshCa: IssuedCert;
   let mediaClient: IssuedCert;
   let gamesClient: IssuedCert;
+  let studioClient: IssuedCert;
   let controlPlane: ControlPlaneProcess | undefined;
   let listenPort: number;
   const clients: AggregatedDiscoveryServiceClient[] = [];
@@ -49,8 +62,10 @@ describe('xDS over mTLS', function () {
     const server = pki.issue('control-plane', meshCa, ['DNS = mediamesh.mediamesh-system.svc', 'IP = 127.0.0.1']);
     mediaClient = pki.issue('media-camera', meshCa, [`URI = ${MEDIA_ID}`]);
     gamesClient = pki.issue('games-player', meshCa, [`URI = ${GAMES_ID}`]);
+    studioClient = pki.issue('studio-editor', meshCa, [`URI = ${STUDIO_ID}`]);
     listenPort = await freeUdpPort();
     config.write('feed.yaml', udpRouteDocuments({ name: 'feed', listenPort, backends: [{ name: 'feed-v1', ports: [25004] }] }));
+    config.write('studio.yaml', studioRoute(listenPort));
     controlPlane = await ControlPlaneProcess.start(config.dir, 0, ['--tls-cert', server.cert, '--tls-key', server.key, '--client-ca', meshCa.cert]);
   });
 
@@ -136,6 +151,15 @@ describe('xDS over mTLS', function () {
     assert.equal(status.identity, GAMES_ID);
     assert.deepEqual(status.view, { namespace: 'games', role: 'sidecar' });
     assert.ok(controlPlane!.logLines().some((l) => /claims another namespace/.test(l) && l.includes('"claimed":"media"') && l.includes('"proven":"games"')), 'the mismatch is logged');
+  });
+
+  it("never gives a proxy another namespace's view by claiming it in metadata", async () => {
+    const listenerNames = async (s: SotwTestStream) => (await s.next(10_000)).resources.map((any) => Listener.decode(any.value).name).sort();
+    const studioListener = `udp~studio~feed-studio~${listenPort}`;
+    const genuine = open(tlsClient(studioClient), 'studio-proxy', { 'mediamesh.io/namespace': 'studio' });
+    assert.deepEqual(await listenerNames(genuine), [studioListener], 'the studio certificate gets the studio view');
+    const impostor = open(tlsClient(gamesClient), 'games-claims-studio', { 'mediamesh.io/namespace': 'studio' });
+    assert.deepEqual(await listenerNames(impostor), [`udp~media~feed~${listenPort}`], 'a games certificate claiming studio gets the games view');
   });
 
   it('refuses invalid node metadata with INVALID_ARGUMENT', async () => {
