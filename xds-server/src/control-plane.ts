@@ -304,8 +304,13 @@ export class ControlPlane {
     const knownErrors = new Set(this.status.translationErrors.map(errorText));
     const freshError = rebuild.errors.find((e) => !knownErrors.has(errorText(e)));
     if (freshError) return `new translation error: ${errorText(freshError)}`;
+    const compared = new Set<string>();
     for (const view of this.viewsInUse()) {
-      const removed = rebuild.views.forView(view).snapshot.removedSince(this.views.forView(view).snapshot);
+      const [after, before] = [rebuild.views.forView(view), this.views.forView(view)];
+      // Proxies with equal views share snapshots: compare each pair once, not once per proxy.
+      if (compared.has(`${after.key}\0${before.key}`)) continue;
+      compared.add(`${after.key}\0${before.key}`);
+      const removed = after.snapshot.removedSince(before.snapshot);
       if (removed.length > 0) return `removes ${removed.slice(0, 3).join(', ')}${removed.length > 3 ? ', …' : ''}`;
     }
     return undefined;

@@ -39,7 +39,17 @@ export type ShapeResult = { ok: true; doc: MeshDocument } | { ok: false; problem
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validators = new Map<string, ValidateFunction>(Object.entries(schemasByKind).map(([kind, { schema }]) => [kind, ajv.compile(schema)]));
 
+/** Documents are immutable once read (an unchanged file keeps its parsed objects), so their verdict can be kept with them. */
+const verdicts = new WeakMap<object, ShapeResult>();
+
 export function checkShape(document: unknown): ShapeResult {
+  if (document === null || typeof document !== 'object') return checkShapeUncached(document);
+  let verdict = verdicts.get(document);
+  if (!verdict) verdicts.set(document, (verdict = checkShapeUncached(document)));
+  return verdict;
+}
+
+function checkShapeUncached(document: unknown): ShapeResult {
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     return { ok: false, problems: [{ field: '', reason: 'document is not a mapping (expected apiVersion, kind, metadata, ...)' }] };
   }

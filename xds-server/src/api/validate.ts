@@ -249,8 +249,17 @@ function pickCandidates(documents: readonly SourcedDocument[], history: Admissio
   return candidates;
 }
 
+const hashes = new WeakMap<object, string>();
+
 /** Content identity of a document, ignoring what a server writes back (status, bookkeeping metadata). */
 function contentHash(document: unknown): string {
+  if (document === null || typeof document !== 'object') return stableJson(document);
+  let hash = hashes.get(document);
+  if (hash === undefined) hashes.set(document, (hash = contentHashUncached(document)));
+  return hash;
+}
+
+function contentHashUncached(document: unknown): string {
   const { status: _status, metadata, ...rest } = document as { status?: unknown; metadata?: Record<string, unknown> };
   const { resourceVersion: _rv, managedFields: _mf, generation: _g, uid: _u, creationTimestamp: _ct, ...meta } = metadata ?? {};
   return stableJson({ ...rest, metadata: meta });

@@ -1,6 +1,6 @@
 // The translator: (IR, proxy view) in, Envoy resources out. Pure; keeps going
 // past a bad route and returns every error alongside what it could build.
-import type { MeshModel } from '../model/ir.js';
+import type { MeshModel, UdpListenerModel } from '../model/ir.js';
 import { GATEWAY_VIEW, type ProxyView } from '../model/proxy-view.js';
 import { emptyResources, type EnvoyResources } from '../xds/resources.js';
 import { errorMessage } from '../log.js';
@@ -24,14 +24,27 @@ export function translateModel(model: MeshModel, options: TranslateOptions = {},
   const resources = emptyResources();
   const errors: TranslationError[] = [];
   for (const udp of listenersForView(model, view)) {
-    try {
-      const { listener, cluster, assignment } = translateUdpListener(udp, options);
-      resources.listeners.push(listener);
-      resources.clusters.push(cluster);
-      resources.endpoints.push(assignment);
-    } catch (err) {
-      errors.push({ resource: udpListenerName(udp.route, udp.port), reason: errorMessage(err) });
-    }
+    const one = translateListener(udp, options);
+    if ('error' in one) errors.push(one.error);
+    else addResources(resources, one.resources);
   }
   return { resources, errors };
+}
+
+/** One listener of the model and what it needs (its cluster and endpoints), or why it cannot be built. */
+export function translateListener(udp: UdpListenerModel, options: TranslateOptions): { resources: EnvoyResources } | { error: TranslationError } {
+  try {
+    const { listener, cluster, assignment } = translateUdpListener(udp, options);
+    return { resources: { ...emptyResources(), listeners: [listener], clusters: [cluster], endpoints: [assignment] } };
+  } catch (err) {
+    return { error: { resource: udpListenerName(udp.route, udp.port), reason: errorMessage(err) } };
+  }
+}
+
+export function addResources(into: EnvoyResources, from: EnvoyResources): void {
+  into.listeners.push(...from.listeners);
+  into.clusters.push(...from.clusters);
+  into.endpoints.push(...from.endpoints);
+  into.routes.push(...from.routes);
+  into.secrets.push(...from.secrets);
 }

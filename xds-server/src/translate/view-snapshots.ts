@@ -1,10 +1,15 @@
 // One translation and one encoding per distinct view of a model: proxies
-// whose views select the same routes share the same immutable Snapshot.
-import type { MeshModel } from '../model/ir.js';
+// whose views select the same routes share the same immutable Snapshot. A
+// listener that several views include (a producer route) is translated and
+// encoded once for all of them.
+import type { MeshModel, UdpListenerModel } from '../model/ir.js';
 import type { ProxyView } from '../model/proxy-view.js';
-import { Snapshot } from '../xds/snapshot.js';
-import { type TranslateOptions, type TranslationError, translateModel } from './translate.js';
-import { viewKey } from './view.js';
+import { emptyResources, type EnvoyResources, toWireResources, type WireResource } from '../xds/resources.js';
+import { consistencyProblems, InconsistentSnapshotError, Snapshot } from '../xds/snapshot.js';
+import { addResources, type TranslateOptions, type TranslationError, translateListener } from './translate.js';
+import { listenersForView, viewKey } from './view.js';
+
+type Translated = { resources: EnvoyResources; wire: WireResource[] } | { error: TranslationError };
 
 export interface ViewSnapshot {
   readonly key: string;
@@ -14,6 +19,7 @@ export interface ViewSnapshot {
 
 export class ViewSnapshots {
   private readonly byKey = new Map<string, ViewSnapshot>();
+  private readonly byListener = new Map<UdpListenerModel, Translated>();
 
   constructor(
     readonly model: MeshModel,
@@ -25,9 +31,31 @@ export class ViewSnapshots {
     const key = viewKey(this.model, view);
     let found = this.byKey.get(key);
     if (!found) {
-      const { resources, errors } = translateModel(this.model, this.options, view);
-      found = Object.freeze({ key, snapshot: Snapshot.fromResources(resources), errors: Object.freeze(errors) });
+      const resources = emptyResources();
+      const wire: WireResource[] = [];
+      const errors: TranslationError[] = [];
+      for (const listener of listenersForView(this.model, view)) {
+        const one = this.translateOnce(listener);
+        if ('error' in one) errors.push(one.error);
+        else {
+          addResources(resources, one.resources);
+          wire.push(...one.wire);
+        }
+      }
+      const problems = consistencyProblems(resources);
+      if (problems.length > 0) throw new InconsistentSnapshotError(problems);
+      found = Object.freeze({ key, snapshot: Snapshot.fromWire(wire), errors: Object.freeze(errors) });
       this.byKey.set(key, found);
+    }
+    return found;
+  }
+
+  private translateOnce(listener: UdpListenerModel): Translated {
+    let found = this.byListener.get(listener);
+    if (!found) {
+      const one = translateListener(listener, this.options);
+      found = 'error' in one ? one : { resources: one.resources, wire: toWireResources(one.resources) };
+      this.byListener.set(listener, found);
     }
     return found;
   }
