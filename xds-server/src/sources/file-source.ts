@@ -8,15 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger, errorMessage } from '../log.js';
 import type { ConfigSource, SourceChange, SourceUpdate } from './source.js';
-import { isConfigFileName, type ParseCache, readYamlTree, walkConfigTree } from './read-yaml.js';
+import { isConfigFileName, readYamlTree, walkConfigTree } from './read-yaml.js';
 
 const log = createLogger('file-source');
 
 export class FileSource implements ConfigSource {
   private readonly watchers = new Map<string, fs.FSWatcher>();
   private onChange?: (change: SourceChange) => void;
-  // Documents are treated as immutable downstream, so unchanged files can share their parse.
-  private readonly parseCache: ParseCache = new Map();
 
   constructor(private readonly dir: string) {}
 
@@ -25,7 +23,7 @@ export class FileSource implements ConfigSource {
   }
 
   load(): SourceUpdate {
-    const { documents, problems, files } = readYamlTree(this.dir, this.parseCache);
+    const { documents, problems, files } = readYamlTree(this.dir);
     log.debug('loaded', { dir: this.dir, files: files.length, documents: documents.length });
     return { documents, problems };
   }
