@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { durationProblem, parseDurationMs } from '../api/duration.js';
 import { formatProblem, validateDocuments } from '../api/validate.js';
 import { errorMessage } from '../log.js';
-import { readYamlTree } from '../sources/read-yaml.js';
+import { readYamlTree, rootKind } from '../sources/read-yaml.js';
 import type { ProxyRole } from '../model/proxy-view.js';
 import { bootstrapYaml, parseHostPort } from './bootstrap.js';
 import { rtpModuleFromOption } from './rtp-module-option.js';
@@ -112,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'validate': {
         const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
         if (positionals.length !== 1) throw new Error('validate needs exactly one DIR or FILE');
+        // A mistyped path is a usage error (exit 2); anything found there is a problem (exit 1).
+        if (rootKind(positionals[0]!) === 'missing') throw new Error(`${positionals[0]}: no such file or directory`);
         const read = readYamlTree(positionals[0]!);
         const { config, problems } = validateDocuments(read.documents);
         const all = [...read.problems, ...problems];

@@ -1,88 +1,145 @@
-// The embedded default config source: a directory of YAML documents, watched
-// for changes. It reports raw documents; validation happens downstream.
+// The embedded default config source: a directory of YAML documents (or one
+// file), watched for changes. It reports raw documents; validation happens
+// downstream.
 //
-// Each directory of the tree gets its own non-recursive watcher: Node's
-// recursive fs.watch on Linux reports a file replaced by rename (how editors,
-// `kubectl cp` and ConfigMap volumes write) only the first time.
-import fs from 'node:fs';
+// A live file never loses good config to a bad write: a file that cannot be
+// read or parsed (a typo, too big, too deep, an alias bomb) keeps contributing
+// the documents of its last good read, and its problem says so. Deleting a
+// file removes its documents. A missing config directory (`rm -rf DIR && cp -r
+// new DIR`, an unmounted volume) is a problem, not a deletion of everything:
+// the last documents keep serving until the directory is back, so an
+// operator's replace never drains every listener. Likewise for files under a
+// directory that cannot be listed.
 import path from 'node:path';
-import { createLogger, errorMessage } from '../log.js';
+import type { SourcedDocument } from '../api/types.js';
+import type { ConfigProblem } from '../api/validate.js';
+import { type Clock, systemClock } from '../clock.js';
+import { createLogger, type Logger } from '../log.js';
+import { type ParsedFile, parseYamlText } from './parse-yaml.js';
+import { readConfigFile } from './read-config-file.js';
+import { type ConfigTree, pathProblem, rootKind, walkConfigTree } from './read-yaml.js';
 import type { ConfigSource, SourceChange, SourceUpdate } from './source.js';
-import { isConfigFileName, type ParseCache, readYamlTree, walkConfigTree } from './read-yaml.js';
+import { DEFAULT_POLL_INTERVAL_MS, nodeWatch, TreeWatcher, type WatchFunction, type WatchMode } from './tree-watcher.js';
 
-const log = createLogger('file-source');
+export interface FileSourceOptions {
+  /** Drives polling when the tree cannot be watched (default: the process's timers). */
+  clock?: Clock;
+  pollIntervalMs?: number;
+  /** Stands in for fs.watch (tests make it fail as inotify limits would). */
+  watch?: WatchFunction;
+  log?: Logger;
+}
+
+interface FileState {
+  /** The text last read, and its parse (unchanged text is not parsed again). */
+  text?: string;
+  parsed?: ParsedFile;
+  /** Documents of the last read that had no problem at all. */
+  lastGood?: SourcedDocument[];
+  /** What the file contributed at its last read. */
+  served: SourcedDocument[];
+}
 
 export class FileSource implements ConfigSource {
-  private readonly watchers = new Map<string, fs.FSWatcher>();
-  private onChange?: (change: SourceChange) => void;
-  // Documents are treated as immutable downstream, so unchanged files can share their parse.
-  private readonly parseCache: ParseCache = new Map();
+  private readonly files = new Map<string, FileState>();
+  private rootWas?: 'directory' | 'file';
+  private watcher?: TreeWatcher;
+  private readonly log: Logger;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly options: FileSourceOptions = {},
+  ) {
+    this.log = options.log ?? createLogger('file-source');
+  }
 
   describe(): string {
     return `files in ${this.dir}`;
   }
 
   load(): SourceUpdate {
-    const { documents, problems, files } = readYamlTree(this.dir, this.parseCache);
-    log.debug('loaded', { dir: this.dir, files: files.length, documents: documents.length });
+    const kind = rootKind(this.dir);
+    if (kind === 'missing') return this.keepServing(`config ${this.rootWas ?? 'directory'} is missing`);
+    if (typeof kind === 'object') return this.keepServing(`cannot read: ${kind.failed}`);
+    this.rootWas = kind;
+    const tree: ConfigTree = kind === 'directory' ? walkConfigTree(this.dir) : { files: [this.dir], dirs: [], unlisted: [] };
+    const documents: SourcedDocument[] = [];
+    const problems: ConfigProblem[] = [];
+    const listed = new Set(tree.files);
+    for (const { dir, reason } of tree.unlisted) {
+      // Its files may or may not still be there: keep what they served.
+      const kept = [...this.files].filter(([file]) => !listed.has(file) && file.startsWith(dir + path.sep));
+      for (const [, state] of kept) documents.push(...state.served);
+      problems.push(pathProblem(dir, `cannot list directory: ${reason}${stillServing(kept.flatMap(([, s]) => s.served).length, `the last documents of its ${kept.length} files`)}`));
+      for (const [file] of kept) listed.add(file);
+    }
+    for (const file of this.files.keys()) if (!listed.has(file)) this.files.delete(file);
+    for (const file of tree.files) this.loadFile(file, documents, problems);
+    this.log.debug('loaded', { dir: this.dir, files: this.files.size, documents: documents.length, problems: problems.length });
     return { documents, problems };
   }
 
   /** Calls onChange for every change under the directory; callers debounce. */
   watch(onChange: (change: SourceChange) => void): void {
-    this.onChange = onChange;
-    if (!fs.statSync(this.dir).isDirectory()) {
-      // A single file: watch its directory, since the file itself may be replaced.
-      this.watchDirectory(path.dirname(this.dir));
-      return;
-    }
-    this.syncWatchers();
+    this.watcher?.close();
+    this.watcher = new TreeWatcher(this.dir, onChange, {
+      clock: this.options.clock ?? systemClock,
+      pollIntervalMs: this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      watch: this.options.watch ?? nodeWatch,
+      log: this.log,
+    });
+    this.watcher.start();
   }
 
   close(): void {
-    for (const w of this.watchers.values()) w.close();
-    this.watchers.clear();
+    this.watcher?.close();
   }
 
-  /** Watches every directory under the root, adding new ones and dropping removed ones. */
-  private syncWatchers(): void {
-    const present = new Set(walkConfigTree(this.dir).dirs);
-    for (const [dir, watcher] of this.watchers) {
-      if (!present.has(dir)) {
-        watcher.close();
-        this.watchers.delete(dir);
-      }
-    }
-    for (const dir of present) if (!this.watchers.has(dir)) this.watchDirectory(dir);
+  /** How changes are noticed right now (for tests and debugging). */
+  watchMode(): WatchMode | 'not watching' {
+    return this.watcher?.mode() ?? 'not watching';
   }
 
-  private watchDirectory(dir: string): void {
-    try {
-      const watcher = fs.watch(dir, (eventType, fileName) => {
-        if (fs.statSync(this.dir, { throwIfNoEntry: false })?.isDirectory()) this.syncWatchers();
-        this.onChange?.({ wholeFiles: replacedWhole(dir, eventType, fileName) });
-      });
-      watcher.on('error', (err) => log.error('watch failed; changes here will not be picked up', { dir, error: errorMessage(err) }));
-      this.watchers.set(dir, watcher);
-    } catch (err) {
-      throw new Error(`cannot watch ${dir}: ${errorMessage(err)}`);
+  private loadFile(file: string, documents: SourcedDocument[], problems: ConfigProblem[]): void {
+    const before = this.files.get(file);
+    const read = readConfigFile(file);
+    if (read.kind === 'gone') {
+      this.files.delete(file);
+      return;
     }
+    if (read.kind === 'failed') {
+      const lastGood = before?.lastGood ?? [];
+      documents.push(...lastGood);
+      problems.push(pathProblem(file, read.reason + fromLastGood(before?.lastGood)));
+      this.files.set(file, { ...before, served: lastGood });
+      return;
+    }
+    // Documents are treated as immutable downstream, so an unchanged file shares its parse.
+    const parsed = before?.text === read.text && before.parsed ? before.parsed : parseYamlText(read.text, file);
+    if (parsed.problems.length === 0) {
+      documents.push(...parsed.documents);
+      this.files.set(file, { text: read.text, parsed, lastGood: parsed.documents, served: parsed.documents });
+      return;
+    }
+    // Without a good read to fall back on, the documents that did parse are better than none.
+    const served = before?.lastGood ?? parsed.documents;
+    documents.push(...served);
+    problems.push(...parsed.problems.map((p) => ({ ...p, reason: p.reason + fromLastGood(before?.lastGood) })));
+    this.files.set(file, { text: read.text, parsed, lastGood: before?.lastGood, served });
+  }
+
+  /** The root is missing or unreadable: everything keeps serving what it served. */
+  private keepServing(reason: string): SourceUpdate {
+    const documents = [...this.files.values()].flatMap((state) => state.served);
+    return { documents, problems: [pathProblem(this.dir, reason + stillServing(documents.length, 'its last documents'))] };
   }
 }
 
-/**
- * A config file that a rename put in place (and that is not empty) was written
- * whole. Events on hidden names (temp files, ConfigMap volumes' `..data` link
- * swap) and other non-config files touch nothing the tree reader reads in
- * place, so they count as whole. A new visible directory does not: files
- * written into it before its watcher exists are never seen being written.
- */
-function replacedWhole(dir: string, eventType: fs.WatchEventType, fileName: string | null): boolean {
-  if (fileName === null) return false;
-  const name = path.basename(fileName);
-  const stat = fs.statSync(path.join(dir, fileName), { throwIfNoEntry: false });
-  if (!isConfigFileName(name)) return name.startsWith('.') || !stat?.isDirectory();
-  return eventType === 'rename' && stat !== undefined && stat.isFile() && stat.size > 0;
+function fromLastGood(lastGood: SourcedDocument[] | undefined): string {
+  if (!lastGood || lastGood.length === 0) return '';
+  return `; still serving its ${lastGood.length} document${lastGood.length === 1 ? '' : 's'} from the last good read`;
+}
+
+function stillServing(documents: number, what: string): string {
+  return documents > 0 ? `; still serving ${what} (${documents} document${documents === 1 ? '' : 's'})` : '';
 }

@@ -1,16 +1,31 @@
-// Reads YAML files (several documents each) into sourced documents, turning
-// syntax errors into problems that point at the file, document and line.
+// Reads a tree of YAML files (several documents each) into sourced documents.
+// Nothing here throws on what it finds on disk: a file that cannot be read or
+// parsed, or a directory that cannot be listed, is a problem naming it; a path
+// that vanished while being read is simply gone.
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
-import type { ConfigProblem } from '../api/validate.js';
 import type { SourcedDocument } from '../api/types.js';
+import type { ConfigProblem } from '../api/validate.js';
 import { errorMessage } from '../log.js';
+import { parseYamlText } from './parse-yaml.js';
+import { isVanished, readConfigFile } from './read-config-file.js';
+
+export { MAX_CONFIG_FILE_BYTES } from './read-config-file.js';
+export { MAX_YAML_ALIAS_COUNT, MAX_YAML_DEPTH, MAX_YAML_ERRORS_PER_FILE, MAX_YAML_VALUES, parseYamlText } from './parse-yaml.js';
 
 export interface ReadResult {
   documents: SourcedDocument[];
   problems: ConfigProblem[];
   files: string[];
+}
+
+export interface ConfigTree {
+  /** Config files to read: regular files, and anything else with a config name (reading reports what is wrong with it). */
+  files: string[];
+  /** The root and every directory under it. */
+  dirs: string[];
+  /** Directories that exist but could not be listed; what was under them is unknown. */
+  unlisted: { dir: string; reason: string }[];
 }
 
 const YAML_FILE = /\.(ya?ml)$/i;
@@ -25,67 +40,89 @@ export function isConfigFileName(name: string): boolean {
  * editors' temp files, and a ConfigMap volume's `..data` link and timestamped
  * `..2026_…` directory, whose files are read through the visible symlinks
  * beside them. A symlink counts as what it points to; symlinked directories
- * are not entered (no cycles).
+ * are not entered (no cycles); a dangling symlink is a file that is gone.
  */
-export function walkConfigTree(root: string): { files: string[]; dirs: string[] } {
-  const files: string[] = [];
-  const dirs: string[] = [root];
-  for (let i = 0; i < dirs.length; i++) {
-    for (const entry of fs.readdirSync(dirs[i]!, { withFileTypes: true })) {
-      if (entry.name.startsWith('.')) continue;
-      const full = path.join(dirs[i]!, entry.name);
-      if (entry.isDirectory()) dirs.push(full);
-      else if (isConfigFileName(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && fs.statSync(full, { throwIfNoEntry: false })?.isFile()))) files.push(full);
-    }
-  }
-  return { files, dirs };
-}
-
-/** All YAML files under a directory (sorted, so output order is stable), or the one file given. */
-export function listYamlFiles(target: string): string[] {
-  const stat = fs.statSync(target);
-  if (!stat.isDirectory()) return [target];
-  return walkConfigTree(target).files.sort();
-}
-
-export function parseYamlText(text: string, source: string): { documents: SourcedDocument[]; problems: ConfigProblem[] } {
-  const documents: SourcedDocument[] = [];
-  const problems: ConfigProblem[] = [];
-  const lines = new LineCounter();
-  parseAllDocuments(text, { lineCounter: lines, prettyErrors: false }).forEach((doc, index) => {
-    if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        const at = lines.linePos(err.pos[0]);
-        problems.push({ source: source, index, field: '', reason: `YAML syntax error at line ${at.line}, column ${at.col}: ${err.message.split('\n')[0]}` });
-      }
-      return;
-    }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    if (value === null || value === undefined) return;
-    documents.push({ origin: { source, index }, document: value });
-  });
-  return { documents, problems };
-}
-
-/** Parsed files keyed by path; a file whose text is unchanged is not parsed again. */
-export type ParseCache = Map<string, { text: string; parsed: ReturnType<typeof parseYamlText> }>;
-
-export function readYamlTree(target: string, cache?: ParseCache): ReadResult {
-  const result: ReadResult = { documents: [], problems: [], files: [] };
-  const files = listYamlFiles(target);
-  if (cache) for (const gone of [...cache.keys()].filter((f) => !files.includes(f))) cache.delete(gone);
-  for (const file of files) {
-    result.files.push(file);
-    let text: string;
+export function walkConfigTree(root: string): ConfigTree {
+  const tree: ConfigTree = { files: [], dirs: [], unlisted: [] };
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    let entries: fs.Dirent[];
     try {
-      text = fs.readFileSync(file, 'utf8');
+      entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch (err) {
-      result.problems.push({ source: file, index: -1, field: '', reason: `cannot read: ${errorMessage(err)}` });
+      // A directory removed since its parent was listed is gone, along with its files.
+      if (isVanished(err)) continue;
+      tree.unlisted.push({ dir, reason: errorMessage(err) });
+      tree.dirs.push(dir);
       continue;
     }
-    const cached = cache?.get(file);
-    const parsed = cached && cached.text === text ? cached.parsed : parseYamlText(text, file);
-    cache?.set(file, { text, parsed });
+    tree.dirs.push(dir);
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) pending.push(full);
+      else if (isConfigFileName(entry.name) && (!entry.isSymbolicLink() || symlinkTarget(full) === 'other')) tree.files.push(full);
+    }
+  }
+  tree.dirs.sort();
+  tree.files.sort();
+  return tree;
+}
+
+function symlinkTarget(link: string): 'gone' | 'directory' | 'other' {
+  try {
+    return fs.statSync(link).isDirectory() ? 'directory' : 'other';
+  } catch (err) {
+    // A link loop or a target we may not see is still a file to report.
+    return isVanished(err) ? 'gone' : 'other';
+  }
+}
+
+export type RootKind = 'directory' | 'file' | 'missing' | { failed: string };
+
+/** What the configured path is now. */
+export function rootKind(target: string): RootKind {
+  try {
+    return fs.statSync(target).isDirectory() ? 'directory' : 'file';
+  } catch (err) {
+    return isVanished(err) ? 'missing' : { failed: errorMessage(err) };
+  }
+}
+
+/** All config files under a directory (sorted, so output order is stable), or the one file given. */
+export function listYamlFiles(target: string): string[] {
+  return rootKind(target) === 'directory' ? walkConfigTree(target).files : [target];
+}
+
+/** A problem with a whole file or directory. */
+export function pathProblem(source: string, reason: string): ConfigProblem {
+  return { source, index: -1, field: '', reason };
+}
+
+/** Reads everything under `target` once, with no memory of earlier reads (what `mediamesh validate` does). */
+export function readYamlTree(target: string): ReadResult {
+  const result: ReadResult = { documents: [], problems: [], files: [] };
+  const kind = rootKind(target);
+  if (kind === 'missing') {
+    result.problems.push(pathProblem(target, 'does not exist'));
+    return result;
+  }
+  if (typeof kind === 'object') {
+    result.problems.push(pathProblem(target, `cannot read: ${kind.failed}`));
+    return result;
+  }
+  const tree: ConfigTree = kind === 'directory' ? walkConfigTree(target) : { files: [target], dirs: [], unlisted: [] };
+  for (const { dir, reason } of tree.unlisted) result.problems.push(pathProblem(dir, `cannot list directory: ${reason}`));
+  for (const file of tree.files) {
+    const read = readConfigFile(file);
+    if (read.kind === 'gone') continue;
+    result.files.push(file);
+    if (read.kind === 'failed') {
+      result.problems.push(pathProblem(file, read.reason));
+      continue;
+    }
+    const parsed = parseYamlText(read.text, file);
     result.documents.push(...parsed.documents);
     result.problems.push(...parsed.problems);
   }
