@@ -77,6 +77,13 @@ describe('mediamesh command', function () {
         assert.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
       }
       assert.match(metrics, /^mediamesh_config_errors 1$/m, 'the broken document is counted');
+      assert.match(metrics, /^mediamesh_xds_disconnected_proxies 0$/m);
+      assert.match(metrics, /^mediamesh_route_conditions\{type="Accepted",status="True"\} 1$/m, 'the good route');
+      assert.match(metrics, /^mediamesh_route_conditions\{type="Accepted",status="False"\} 1$/m, 'the broken route');
+      const routes = JSON.parse((await get('/debug/routes')).text) as { routes: { name: string; status: { parents: { conditions: { type: string; status: string; message: string }[] }[] } }[] };
+      const broken = routes.routes.find((r) => r.name === 'broken')!.status.parents[0]!.conditions.find((c) => c.type === 'Accepted')!;
+      assert.equal(broken.status, 'False');
+      assert.match(broken.message, /spec\.backendRefs: must NOT have fewer than 1 items; nothing of this route is serving/);
       const debugConfig = JSON.parse((await get('/debug/config')).text) as { ready: boolean; accepted: { udpRoutes: number }; problems: { message: string }[] };
       assert.equal(debugConfig.ready, true);
       assert.equal(debugConfig.accepted.udpRoutes, 1);
@@ -206,6 +213,27 @@ describe('mediamesh command', function () {
         assert.equal(lines.length, 2, run.stdout);
         assert.match(lines[0]!, /b\.yaml: document 1 \(Gadget default\/g\): kind: unknown kind "Gadget"; expected one of UdpRoute, RtspRoute, Service, EndpointSlice/);
         assert.match(lines[1]!, /b\.yaml: document 2 \(UdpRoute media\/zz-dup\): spec\.parentRefs\[0\]\.port: UDP 127\.0\.0\.1:5004 is already served by UdpRoute media\/feed/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('exits 1 for a route with two parents on one port and for a small route asking for thousands of listeners', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mediamesh-validate-'));
+      try {
+        fs.writeFileSync(path.join(dir, 'a.yaml'), udpRouteDocuments({ name: 'feed', listenPort: 5004, backends: [{ name: 'v1', ports: [25004] }] }));
+        const svc = (name: string, ip: string, port: number) => `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: media}\nspec: {clusterIP: ${ip}, ports: [{port: ${port}, protocol: UDP}]}\n`;
+        const ranges = Array.from({ length: 16 }, (_, i) => `{name: wide, port: ${2000 + i * 1000}, endPort: ${2999 + i * 1000}}`).join(', ');
+        fs.writeFileSync(path.join(dir, 'b.yaml'), [
+          svc('other', '127.0.0.2', 5004),
+          svc('wide', '127.0.0.3', 2000),
+          'apiVersion: mediamesh.io/v1alpha1\nkind: UdpRoute\nmetadata: {name: two-parents, namespace: media}\nspec: {parentRefs: [{name: other, port: 5004}, {name: feed, port: 5004}], backendRefs: [{name: v1, port: 7000}]}\n',
+          `apiVersion: mediamesh.io/v1alpha1\nkind: UdpRoute\nmetadata: {name: wide, namespace: media}\nspec: {parentRefs: [${ranges}], backendRefs: [{name: v1, port: 7000}]}\n`,
+        ].join('---\n'));
+        const run = mediamesh('validate', dir);
+        assert.equal(run.status, 1, run.stdout + run.stderr);
+        assert.match(run.stdout, /\(UdpRoute media\/two-parents\): spec\.parentRefs\[1\]\.port: port 5004 is already served by this route through spec\.parentRefs\[0\]/);
+        assert.match(run.stdout, /\(UdpRoute media\/wide\): spec\.parentRefs\[\d+\]\.endPort: the route would serve more than 1000 ports/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -16,6 +16,26 @@ export function createMetrics(controlPlane: ControlPlane): Registry {
       this.set(cache.connectedCount());
     },
   });
+  new Gauge({
+    name: 'mediamesh_xds_disconnected_proxies',
+    help: 'Disconnected proxies still remembered (forgotten after --forget-after; at most 10,000).',
+    registers: [registry],
+    collect() {
+      this.set(cache.disconnectedCount());
+    },
+  });
+  new Gauge({
+    name: 'mediamesh_route_conditions',
+    help: 'Route parents by condition (Accepted, ResolvedRefs, Programmed) and status (True, False, Unknown).',
+    labelNames: ['type', 'status'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const route of controlPlane.routeStatuses()) {
+        for (const parent of route.status.parents) for (const c of parent.conditions) this.inc({ type: c.type, status: c.status });
+      }
+    },
+  });
   const pushes = new Counter({ name: 'mediamesh_xds_pushes_total', help: 'Discovery responses sent, by type.', labelNames: ['type'], registers: [registry] });
   const acks = new Counter({ name: 'mediamesh_xds_acks_total', help: 'Responses the proxy accepted, by type.', labelNames: ['type'], registers: [registry] });
   const nacks = new Counter({ name: 'mediamesh_xds_nacks_total', help: 'Responses the proxy rejected, by type.', labelNames: ['type'], registers: [registry] });

@@ -2,7 +2,9 @@
 // of its certificate (Istio's form spiffe://<trust-domain>/ns/<ns>/sa/<sa>).
 // Without TLS (loopback development) nothing is proved.
 import type { PeerCertificate } from 'node:tls';
-import { parseSubjectAltNames } from './subject-alt-names.js';
+import { type Parsed, parseSubjectAltNames } from './subject-alt-names.js';
+
+export type { Parsed };
 
 export interface SpiffeIdentity {
   uri: string;
@@ -17,7 +19,6 @@ export type PeerIdentity =
 
 export const UNAUTHENTICATED: PeerIdentity = Object.freeze({ authenticated: false });
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 const ISTIO_FORM = 'spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>';
 /** The SPIFFE ID spec's limit on a whole ID. */

@@ -3,13 +3,15 @@
 // Node quotes a value as a JSON string when it holds a comma, quote or other
 // unsafe character, so a DNS name such as `a, URI:spiffe://…` cannot pose as a
 // second entry: quotes are honoured here, and anything unexpected is an error.
-import type { Parsed } from './peer-identity.js';
 
 export interface SubjectAltName {
   /** Node's label: DNS, URI, IP Address, email, DirName, othername, Registered ID. */
   type: string;
   value: string;
 }
+
+/** A parse result: the value, or why there is none. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export function parseSubjectAltNames(text: string): Parsed<SubjectAltName[]> {
   const names: SubjectAltName[] = [];
