@@ -172,13 +172,20 @@ export function admitDocuments(documents: readonly SourcedDocument[], history: A
       origin: c.origin,
       generation: c.generation,
       ...(servedGeneration === undefined ? {} : { servedGeneration }),
-      parentRefs: (fresh ?? served?.doc)?.spec.parentRefs ?? [],
+      parentRefs: (fresh ?? served?.doc)?.spec.parentRefs ?? readableParentRefs(c.document),
       problems: newestProblems,
     });
   }
   routes.sort((a, b) => compareText(a.identity.key, b.identity.key));
   problems.sort((a, b) => compareText(a.source, b.source) || a.index - b.index);
   return { config: { ...config, resolved }, problems, routes, history: { accepted, seen } };
+}
+
+/** The parents a malformed route names, as far as they can be read, so its status has somewhere to go. */
+function readableParentRefs(document: unknown): ParentRef[] {
+  const refs = (document as { spec?: { parentRefs?: unknown } } | undefined)?.spec?.parentRefs;
+  if (!Array.isArray(refs)) return [];
+  return refs.filter((r): r is ParentRef => r !== null && typeof r === 'object' && typeof (r as ParentRef).name === 'string' && typeof (r as ParentRef).port === 'number').slice(0, 16);
 }
 
 function admitRoute(route: UdpRoute | RtspRoute, owner: string, services: ReadonlyMap<string, Service>, claims: ListenerClaims): { ok: true; resolved: ResolvedRoute } | { ok: false; problems: FieldProblem[] } {
