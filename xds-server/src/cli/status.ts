@@ -47,7 +47,7 @@ export function formatRoutes(routes: readonly RouteStatusEntry[]): string {
         return c ? (c.status === 'True' ? 'True' : `${c.status} (${c.reason})`) : '-';
       };
       rows.push([i === 0 ? id : '', i === 0 ? gen : '', where, cell('Accepted'), cell('ResolvedRefs'), cell('Programmed')]);
-      for (const c of parent.conditions) if (c.status !== 'True') notes.push(`  ${id} ${where} ${c.type}=${c.status} ${c.reason}: ${c.message}`);
+      for (const c of parent.conditions) if (c.status !== 'True') notes.push(`  ${id} ${where} ${c.type}=${c.status} ${c.reason}: ${c.message.replace(/\s+/g, ' ')}`);
     });
   }
   if (routes.length === 0) return 'routes: none\n';

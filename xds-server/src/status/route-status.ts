@@ -152,7 +152,7 @@ function programmed(route: RouteAdmission, listeners: readonly UdpListenerModel[
     given++;
     const states = refs.map((ref) => ({ ref, state: resourceState(cache, status.id, ref) }));
     const bad = states.find((s) => s.state.state === 'rejected');
-    if (bad && bad.state.state === 'rejected') rejected.push(`${status.id} rejected ${bad.ref.name}: ${bad.state.error}`);
+    if (bad && bad.state.state === 'rejected') rejected.push(`${status.id} rejected ${bad.ref.name}: ${bad.state.error.trim()}`);
     else if (states.some((s) => s.state.state === 'pending')) pending.push(status.id);
   }
   if (rejected.length > 0) return { type: 'Programmed', status: 'False', reason: 'Rejected', message: listed(rejected, given, 'rejected it') };
