@@ -7,6 +7,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { LoggingChildServer, tailLines } from './child-process.js';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -45,21 +46,9 @@ export interface GoPeerStartOptions {
   onUnexpectedExit?: (description: string) => void;
 }
 
-export class GoPeerProcess implements BenchServer {
-  private stopping = false;
-
-  private constructor(private readonly child: ChildProcess, private readonly logDir: string, readonly xdsPort: number) {}
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  get xdsAddress(): string {
-    return `127.0.0.1:${this.xdsPort}`;
-  }
-
-  recentLogs(n = 20): string[] {
-    return tail(path.join(this.logDir, 'peer.log'), n);
+export class GoPeerProcess extends LoggingChildServer implements BenchServer {
+  private constructor(child: ChildProcess, logFile: string, xdsPort: number) {
+    super(child, logFile, xdsPort);
   }
 
   static async start(o: GoPeerStartOptions): Promise<GoPeerProcess> {
@@ -76,7 +65,7 @@ export class GoPeerProcess implements BenchServer {
     let peer: GoPeerProcess | undefined;
     const fail = (message: string): Error => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      const logs = tail(logFile, 50).join('\n');
+      const logs = tailLines(logFile, 50).join('\n');
       fs.rmSync(logDir, { recursive: true, force: true });
       return new Error(`${message}:\n${logs}`);
     };
@@ -101,31 +90,10 @@ export class GoPeerProcess implements BenchServer {
     });
     child.stdout!.resume();
     child.on('exit', (code, signal) => {
-      if (peer && !peer.stopping) o.onUnexpectedExit?.(`go-control-plane peer exited (code ${code}, signal ${signal}); last log lines:\n${tail(logFile, 20).join('\n')}`);
+      if (peer && !peer.stopping) o.onUnexpectedExit?.(`go-control-plane peer exited (code ${code}, signal ${signal}); last log lines:\n${tailLines(logFile, 20).join('\n')}`);
     });
-    peer = new GoPeerProcess(child, logDir, port);
+    peer = new GoPeerProcess(child, logFile, port);
     return peer;
-  }
-
-  async stop(graceMs = 10_000): Promise<void> {
-    this.stopping = true;
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-        this.child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        this.child.kill('SIGTERM');
-      });
-    }
-    fs.rmSync(this.logDir, { recursive: true, force: true });
-  }
-
-  kill(): void {
-    this.stopping = true;
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    fs.rmSync(this.logDir, { recursive: true, force: true });
   }
 }
 
@@ -138,10 +106,3 @@ function parseReady(line: string): number | undefined {
   }
 }
 
-function tail(file: string, n: number): string[] {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(-n);
-  } catch {
-    return [];
-  }
-}

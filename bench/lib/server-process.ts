@@ -6,6 +6,7 @@
 // the server's synchronous log writes and show up as server latency.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { LoggingChildServer, tailLines } from './child-process.js';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
@@ -24,22 +25,9 @@ export interface ServerStartOptions {
 
 const READY_POLL_MS = 25;
 
-export class ServerProcess implements BenchServer {
-  private stopping = false;
-
-  private constructor(private readonly child: ChildProcess, private readonly logDir: string, readonly xdsPort: number, readonly adminPort: number) {}
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  get xdsAddress(): string {
-    return `127.0.0.1:${this.xdsPort}`;
-  }
-
-  /** The last `n` log lines (JSON) the server wrote, for error messages. */
-  recentLogs(n = 20): string[] {
-    return tail(path.join(this.logDir, 'server.log'), n);
+export class ServerProcess extends LoggingChildServer implements BenchServer {
+  private constructor(child: ChildProcess, logFile: string, xdsPort: number, readonly adminPort: number) {
+    super(child, logFile, xdsPort);
   }
 
   static async start(o: ServerStartOptions): Promise<ServerProcess> {
@@ -58,7 +46,7 @@ export class ServerProcess implements BenchServer {
     let exited: string | undefined;
     child.on('exit', (code, signal) => {
       exited = `control plane exited (code ${code}, signal ${signal})`;
-      if (server && !server.stopping) o.onUnexpectedExit?.(`${exited}; last log lines:\n${tail(logFile, 20).join('\n')}`);
+      if (server && !server.stopping) o.onUnexpectedExit?.(`${exited}; last log lines:\n${tailLines(logFile, 20).join('\n')}`);
     });
     child.on('error', (err) => {
       exited = `cannot run the control plane: ${err.message}`;
@@ -66,14 +54,14 @@ export class ServerProcess implements BenchServer {
     const deadline = Date.now() + (o.startTimeoutMs ?? 15_000);
     const cleanupOnFailure = (message: string): Error => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      const logs = tail(logFile, 50).join('\n');
+      const logs = tailLines(logFile, 50).join('\n');
       fs.rmSync(logDir, { recursive: true, force: true });
       return new Error(`${message}:\n${logs}`);
     };
     for (;;) {
       const ready = readyLine(logFile);
       if (ready) {
-        server = new ServerProcess(child, logDir, ready.xdsPort, ready.adminPort);
+        server = new ServerProcess(child, logFile, ready.xdsPort, ready.adminPort);
         return server;
       }
       if (exited) throw cleanupOnFailure(`${exited} during start-up`);
@@ -81,42 +69,12 @@ export class ServerProcess implements BenchServer {
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
   }
-
-  /** SIGTERM (a clean stop, which also lets --cpu-prof write its profile), SIGKILL after graceMs. */
-  async stop(graceMs = 10_000): Promise<void> {
-    this.stopping = true;
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-        this.child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        this.child.kill('SIGTERM');
-      });
-    }
-    fs.rmSync(this.logDir, { recursive: true, force: true });
-  }
-
-  /** Last resort on the way out: synchronous, for exit handlers. */
-  kill(): void {
-    this.stopping = true;
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    fs.rmSync(this.logDir, { recursive: true, force: true });
-  }
 }
 
-function tail(file: string, n: number): string[] {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(-n);
-  } catch {
-    return [];
-  }
-}
 
 /** The ports from the "control plane ready" line, once the server has written it. */
 function readyLine(file: string): { xdsPort: number; adminPort: number } | undefined {
-  for (const line of tail(file, 1000)) {
+  for (const line of tailLines(file, 1000)) {
     let entry: unknown;
     try {
       entry = JSON.parse(line);
