@@ -170,6 +170,19 @@ spec:
       assert.deepEqual(listeners('p1'), ['udp~media~feed~5004']);
     });
 
+    it('takes a set from every proxy when the proxy that asked for it is forgotten', async () => {
+      const applied = cp.proxyResources.apply({ owner: 'session-5', nodes: ['p1', 'p2'], resources: relay(40010), ownerNode: 'p2' });
+      ackAll(cp, 'p1');
+      ackAll(cp, 'p2');
+      await applied;
+      cp.cache.streamClosed('p2');
+      assert.deepEqual(listeners('p1'), ['udp~media~feed~5004', 'udp~relay~s40010~40010'], 'kept while its owner may come back');
+      clock.advance(10 * 60_000);
+      assert.deepEqual(listeners('p1'), ['udp~media~feed~5004'], 'gone once its owner is forgotten');
+      assert.deepEqual(cp.proxyResources.owners(), []);
+      assert.equal(cp.cache.getSnapshot('p2'), undefined, 'nothing is kept for the forgotten proxy');
+    });
+
     it('refuses a proxy that is not connected, and one that disconnects before its ACK', async () => {
       await assert.rejects(cp.proxyResources.apply({ owner: 'x', nodes: ['nobody'], resources: relay(40006) }), /proxy nobody is not connected/);
       const applied = cp.proxyResources.apply({ owner: 'y', nodes: ['p1'], resources: relay(40008) });

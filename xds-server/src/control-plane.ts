@@ -329,6 +329,8 @@ export class ControlPlane {
   }
 
   private publishNode(nodeId: string): void {
+    // A forgotten proxy gets nothing: a snapshot kept for it would outlive its bound.
+    if (!this.cache.nodeStatus(nodeId)) return;
     try {
       this.cache.setSnapshot(nodeId, this.snapshotForNode(nodeId));
     } catch (err) {

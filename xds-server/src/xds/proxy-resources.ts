@@ -27,10 +27,13 @@ export interface ProxyResourceRequest {
   nodes: readonly string[];
   resources: EnvoyResources;
   timeoutMs?: number;
+  /** The proxy that asked (an RTSP filter's own proxy): when the control plane forgets it, the set goes from every proxy. */
+  ownerNode?: string;
 }
 
 interface OwnedSet {
   readonly owner: string;
+  readonly ownerNode?: string;
   readonly nodes: ReadonlySet<string>;
   readonly wire: readonly WireResource[];
   waiter?: { resolve(): void; reject(err: ProxyResourceError): void; timer: TimerHandle };
@@ -68,7 +71,7 @@ export class ProxyResources {
       const clash = wire.find((r) => [...(this.byNode.get(nodeId) ?? [])].some((set) => set.wire.some((o) => o.typeUrl === r.typeUrl && o.name === r.name)));
       if (clash) return Promise.reject(new ProxyResourceError('conflict', `proxy ${nodeId} already carries ${clash.name} for another owner`, nodeId));
     }
-    const set: OwnedSet = { owner: request.owner, nodes, wire };
+    const set: OwnedSet = { owner: request.owner, nodes, wire, ...(request.ownerNode === undefined ? {} : { ownerNode: request.ownerNode }) };
     this.sets.set(request.owner, set);
     for (const nodeId of nodes) {
       const owned = this.byNode.get(nodeId) ?? new Set();
@@ -140,6 +143,7 @@ export class ProxyResources {
   }
 
   private dropNode(nodeId: string): void {
+    for (const set of [...this.sets.values()]) if (set.ownerNode === nodeId) this.release(set.owner);
     const owned = this.byNode.get(nodeId);
     if (!owned) return;
     this.byNode.delete(nodeId);
