@@ -53,6 +53,24 @@ describe('ADS server limits', () => {
     assert.equal((await delta.endedWith()).code, GrpcStatus.RESOURCE_EXHAUSTED);
   });
 
+  it('remembers at most a bounded number of unanswered Delta responses per type', async () => {
+    const delta = openDelta(client);
+    streams.push(delta);
+    delta.request({ node: node('silent'), typeUrl: TypeUrl.ClusterLoadAssignment, resourceNamesSubscribe: ['c1'] });
+    const first = await delta.next();
+    // The proxy never answers; every change is one more response in flight.
+    for (let i = 1; i <= XDS_LIMITS.maxPendingPerType + 4; i++) {
+      cache.setSnapshot('silent', Snapshot.fromResources(udpResources([{ listener: 'l1', port: 5000, cluster: 'c1', endpoints: [6000 + i] }])));
+      await delta.next();
+    }
+    // A NACK of the oldest response comes too late to be matched: it is no longer remembered.
+    delta.request({ typeUrl: TypeUrl.ClusterLoadAssignment, responseNonce: first.nonce, errorDetail: { code: 3, message: 'late', details: [] } });
+    // Barrier: a request after the NACK on the same stream, answered only once the NACK was handled.
+    delta.request({ typeUrl: TypeUrl.Listener, resourceNamesSubscribe: ['l1'] });
+    assert.equal((await delta.next()).typeUrl, TypeUrl.Listener);
+    assert.equal(cache.nodeStatus('silent')!.types.get(TypeUrl.ClusterLoadAssignment)?.lastNack, undefined);
+  });
+
   it('refuses a SotW request naming more resources than any proxy would', async () => {
     const sotw = openSotw(client);
     streams.push(sotw);
