@@ -11,6 +11,7 @@ import type { MeshModel, UdpListenerModel } from '../model/ir.js';
 import { udpClusterName, udpListenerName } from '../translate/names.js';
 import { resourceState, type ResourceRef } from '../xds/resource-state.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
+import type { Snapshot } from '../xds/snapshot.js';
 import { TypeUrl } from '../xds/type-urls.js';
 
 export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Programmed';
@@ -69,11 +70,12 @@ export class RouteStatusTracker {
       const key = `UdpRoute ${l.route.namespace}/${l.route.name}`;
       listenersByRoute.set(key, [...(listenersByRoute.get(key) ?? []), l]);
     }
+    const proxies = proxyStates(inputs.cache);
     const live = new Set<string>();
     const entries = inputs.admission.routes.map((route) => {
       const parents = route.parentRefs.map((parentRef, index) => {
         const listeners = (listenersByRoute.get(route.identity.key) ?? []).filter((l) => servesParent(l, parentRef, route.identity.namespace));
-        const conditions = [accepted(route, index), resolvedRefs(route, listeners), programmed(route, listeners, inputs.cache)].map((c) => {
+        const conditions = [accepted(route, index), resolvedRefs(route, listeners), programmed(route, listeners, proxies, inputs.cache)].map((c) => {
           const key = `${route.identity.key}\0${index}\0${c.type}`;
           live.add(key);
           return { ...c, observedGeneration: route.generation, lastTransitionTime: this.transition(key, c) };
@@ -129,31 +131,64 @@ function resolvedRefs(route: RouteAdmission, listeners: readonly UdpListenerMode
   return { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'every backend resolved' };
 }
 
-function programmed(route: RouteAdmission, listeners: readonly UdpListenerModel[], cache: SnapshotCache): Condition {
+/** A connected proxy, its snapshot, and whether it holds all of that snapshot (then no resource of it needs a look). */
+interface ProxyState {
+  id: string;
+  snapshot: Snapshot;
+  inSync: boolean;
+}
+
+const STATUS_TYPES = [TypeUrl.Listener, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment] as const;
+
+function proxyStates(cache: SnapshotCache): ProxyState[] {
+  const states: ProxyState[] = [];
+  for (const status of cache.allNodeStatuses()) {
+    const snapshot = status.connected ? cache.getSnapshot(status.id) : undefined;
+    if (!snapshot) continue;
+    const inSync = STATUS_TYPES.every((typeUrl) => {
+      const t = status.types.get(typeUrl);
+      const version = snapshot.forType(typeUrl).version;
+      const acked = t?.ackedVersion?.split('+')[0];
+      return acked === version && (t?.lastNack === undefined || t.ackedAt === undefined || Date.parse(t.lastNack.at) < t.ackedAt);
+    });
+    states.push({ id: status.id, snapshot, inSync });
+  }
+  return states;
+}
+
+/** The route's resources in one snapshot (none when that view does not include the route). */
+function routeRefs(snapshot: Snapshot, listeners: readonly UdpListenerModel[]): ResourceRef[] {
+  const refs: ResourceRef[] = [];
+  for (const l of listeners) {
+    const listener = udpListenerName(l.route, l.port);
+    const cluster = udpClusterName(l.route, l.port);
+    for (const [typeUrl, name] of [[TypeUrl.Listener, listener], [TypeUrl.Cluster, cluster], [TypeUrl.ClusterLoadAssignment, cluster]] as const) {
+      const resource = snapshot.forType(typeUrl).resources.get(name);
+      if (resource) refs.push({ typeUrl, name, version: resource.version });
+    }
+  }
+  return refs;
+}
+
+function programmed(route: RouteAdmission, listeners: readonly UdpListenerModel[], proxies: readonly ProxyState[], cache: SnapshotCache): Condition {
   if (route.servedGeneration === undefined) return { type: 'Programmed', status: 'False', reason: 'NotAccepted', message: 'not accepted, so given to no proxy' };
   if (listeners.length === 0) return { type: 'Programmed', status: 'Unknown', reason: 'Unsupported', message: `${route.identity.kind} is admitted but not translated for proxies yet` };
   const rejected: string[] = [];
   const pending: string[] = [];
   let given = 0;
-  for (const status of cache.allNodeStatuses()) {
-    if (!status.connected) continue;
-    const snapshot = cache.getSnapshot(status.id);
-    if (!snapshot) continue;
-    const refs: ResourceRef[] = [];
-    for (const l of listeners) {
-      const name = udpListenerName(l.route, l.port);
-      for (const [typeUrl, resourceName] of [[TypeUrl.Listener, name], [TypeUrl.Cluster, udpClusterName(l.route, l.port)], [TypeUrl.ClusterLoadAssignment, udpClusterName(l.route, l.port)]] as const) {
-        const resource = snapshot.forType(typeUrl).resources.get(resourceName);
-        if (resource) refs.push({ typeUrl, name: resourceName, version: resource.version });
-      }
-    }
+  // Proxies of one view share a snapshot object: find the route's resources in it once.
+  const refsBySnapshot = new Map<Snapshot, ResourceRef[]>();
+  for (const proxy of proxies) {
+    let refs = refsBySnapshot.get(proxy.snapshot);
+    if (!refs) refsBySnapshot.set(proxy.snapshot, (refs = routeRefs(proxy.snapshot, listeners)));
     // This proxy's view does not include the route (a consumer route elsewhere, or another namespace's).
     if (!refs.some((r) => r.typeUrl === TypeUrl.Listener)) continue;
     given++;
-    const states = refs.map((ref) => ({ ref, state: resourceState(cache, status.id, ref) }));
+    if (proxy.inSync) continue;
+    const states = refs.map((ref) => ({ ref, state: resourceState(cache, proxy.id, ref) }));
     const bad = states.find((s) => s.state.state === 'rejected');
-    if (bad && bad.state.state === 'rejected') rejected.push(`${status.id} rejected ${bad.ref.name}: ${bad.state.error.trim()}`);
-    else if (states.some((s) => s.state.state === 'pending')) pending.push(status.id);
+    if (bad && bad.state.state === 'rejected') rejected.push(`${proxy.id} rejected ${bad.ref.name}: ${bad.state.error.trim()}`);
+    else if (states.some((s) => s.state.state === 'pending')) pending.push(proxy.id);
   }
   if (rejected.length > 0) return { type: 'Programmed', status: 'False', reason: 'Rejected', message: listed(rejected, given, 'rejected it') };
   if (pending.length > 0) return { type: 'Programmed', status: 'False', reason: 'Pending', message: `${pending.length} of ${given} proxies have not ACKed it yet (${listed(pending, given, '')})` };
