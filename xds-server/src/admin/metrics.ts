@@ -62,31 +62,48 @@ export function createMetrics(controlPlane: ControlPlane): Registry {
   });
   controlPlane.onReload((status) => reloads.inc({ when: status.loadedBy ?? 'settled' }));
 
+  // Every push and ACK lands here: look each type's labelled series up once, not per event.
+  const perType = <T>(make: (type: string) => T): ((typeUrl: TypeUrl) => T) => {
+    const children = new Map<TypeUrl, T>();
+    return (typeUrl) => {
+      let child = children.get(typeUrl);
+      if (!child) children.set(typeUrl, (child = make(shortTypeName(typeUrl))));
+      return child;
+    };
+  };
+  const pushesOf = perType((type) => pushes.labels({ type }));
+  const acksOf = perType((type) => acks.labels({ type }));
+  const nacksOf = perType((type) => nacks.labels({ type }));
+  const latencyOf = perType((type) => latency.labels({ type }));
+
   // Send times of responses awaiting an answer: node → type → (version, time).
   const pending = new Map<string, Map<TypeUrl, { version: string; at: bigint }>>();
   const observe = (nodeId: string, typeUrl: TypeUrl, version: string): void => {
     const sent = pending.get(nodeId)?.get(typeUrl);
     if (sent && sent.version === version) {
-      latency.observe({ type: shortTypeName(typeUrl) }, Number(process.hrtime.bigint() - sent.at) / 1e9);
+      latencyOf(typeUrl).observe(Number(process.hrtime.bigint() - sent.at) / 1e9);
       pending.get(nodeId)!.delete(typeUrl);
     }
   };
   cache.addEvents({
     pushed(nodeId, typeUrl, version) {
-      pushes.inc({ type: shortTypeName(typeUrl) });
+      pushesOf(typeUrl).inc();
       let byType = pending.get(nodeId);
       if (!byType) pending.set(nodeId, (byType = new Map()));
       byType.set(typeUrl, { version, at: process.hrtime.bigint() });
     },
     acked(nodeId, typeUrl, version) {
-      acks.inc({ type: shortTypeName(typeUrl) });
+      acksOf(typeUrl).inc();
       observe(nodeId, typeUrl, version);
     },
     nacked(nodeId, typeUrl, version) {
-      nacks.inc({ type: shortTypeName(typeUrl) });
+      nacksOf(typeUrl).inc();
       observe(nodeId, typeUrl, version);
     },
     nodeDisconnected(nodeId) {
+      pending.delete(nodeId);
+    },
+    nodeForgotten(nodeId) {
       pending.delete(nodeId);
     },
   });

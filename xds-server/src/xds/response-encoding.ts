@@ -12,6 +12,8 @@ import type { TypeUrl } from './type-urls.js';
 
 const NONCE_FIELD = 5;
 const bodies = new WeakMap<Snapshot, Map<string, Buffer>>();
+/** Distinct named-subscription bodies kept per snapshot: clients choose the names, so the cache must not grow with them. */
+const MAX_BODIES_PER_SNAPSHOT = 64;
 
 /** The encoded response body (no nonce) for this snapshot, type, version and resource set. */
 export function sotwResponseBody(snapshot: Snapshot, typeUrl: TypeUrl, version: string, resources: readonly WireResource[]): Buffer {
@@ -24,7 +26,7 @@ export function sotwResponseBody(snapshot: Snapshot, typeUrl: TypeUrl, version: 
   if (!body) {
     const bytes = DiscoveryResponse.encode(DiscoveryResponse.fromPartial({ versionInfo: version, typeUrl, resources: resources.map((r) => r.packed), controlPlane: { identifier: 'mediamesh' } })).finish();
     body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    perSnapshot.set(key, body);
+    if (perSnapshot.size < MAX_BODIES_PER_SNAPSHOT) perSnapshot.set(key, body);
   }
   return body;
 }
