@@ -250,7 +250,7 @@ export class ControlPlane {
   private rebuild(): Rebuild {
     const inputs = this.store.merge(false);
     const admission = admitDocuments(inputs.documents, this.history);
-    const views = new ViewSnapshots(buildModel(admission.config), this.options.translate ?? {});
+    const views = new ViewSnapshots(buildModel(admission.config), this.options.translate ?? {}, this.views);
     // The producer view always; every other view some proxy uses now.
     const used = this.viewsInUse();
     const errors = new Map<string, TranslationError>();

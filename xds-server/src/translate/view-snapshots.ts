@@ -1,7 +1,8 @@
 // One translation and one encoding per distinct view of a model: proxies
 // whose views select the same routes share the same immutable Snapshot. A
 // listener that several views include (a producer route) is translated and
-// encoded once for all of them.
+// encoded once for all of them, and a listener unchanged since the previous
+// model keeps the translation it had.
 import type { MeshModel, UdpListenerModel } from '../model/ir.js';
 import type { ProxyView } from '../model/proxy-view.js';
 import { emptyResources, type EnvoyResources, toWireResources, type WireResource } from '../xds/resources.js';
@@ -20,11 +21,23 @@ export interface ViewSnapshot {
 export class ViewSnapshots {
   private readonly byKey = new Map<string, ViewSnapshot>();
   private readonly byListener = new Map<UdpListenerModel, Translated>();
+  /** Translations by listener content, for the next rebuild: only what this model uses is kept. */
+  private readonly byContent = new Map<string, Translated>();
+  private readonly inherited: ReadonlyMap<string, Translated>;
 
+  /**
+   * `previous`: the views of the model this one replaces. A listener whose
+   * content did not change reuses its translation and encoding, so an
+   * endpoint change re-encodes one listener's resources, not all of them.
+   */
   constructor(
     readonly model: MeshModel,
     private readonly options: TranslateOptions,
-  ) {}
+    previous?: ViewSnapshots,
+  ) {
+    // Only the previous translations, not the previous views: no chain of models is kept alive.
+    this.inherited = previous?.byContent ?? new Map();
+  }
 
   /** Translates the view's routes the first time a view with this key is asked for; throws if the result is inconsistent. */
   forView(view: ProxyView): ViewSnapshot {
@@ -53,9 +66,14 @@ export class ViewSnapshots {
   private translateOnce(listener: UdpListenerModel): Translated {
     let found = this.byListener.get(listener);
     if (!found) {
-      const one = translateListener(listener, this.options);
-      found = 'error' in one ? one : { resources: one.resources, wire: toWireResources(one.resources) };
+      const content = JSON.stringify(listener);
+      found = this.inherited.get(content);
+      if (!found) {
+        const one = translateListener(listener, this.options);
+        found = 'error' in one ? one : { resources: one.resources, wire: toWireResources(one.resources) };
+      }
       this.byListener.set(listener, found);
+      this.byContent.set(content, found);
     }
     return found;
   }
