@@ -22,10 +22,12 @@ const resource = (views: ViewSnapshots, typeUrl: TypeUrl, name: string) => views
 describe('view snapshots', () => {
   it('keeps the encoding of a listener that did not change, and re-encodes the one that did', () => {
     const first = new ViewSnapshots(model(30000), {});
+    first.forView(gateway);
     const second = new ViewSnapshots(model(30001), {}, first);
     assert.equal(resource(second, TypeUrl.ClusterLoadAssignment, 'udp~games~game~7777'), resource(first, TypeUrl.ClusterLoadAssignment, 'udp~games~game~7777'), 'the same encoded object');
     assert.equal(resource(second, TypeUrl.Listener, 'udp~games~game~7777'), resource(first, TypeUrl.Listener, 'udp~games~game~7777'));
     assert.notEqual(resource(second, TypeUrl.ClusterLoadAssignment, 'udp~media~feed~5004').version, resource(first, TypeUrl.ClusterLoadAssignment, 'udp~media~feed~5004').version);
+    second.forView(gateway);
     const third = new ViewSnapshots(model(30001), {}, second);
     assert.equal(third.forView(gateway).snapshot.version, second.forView(gateway).snapshot.version);
   });
