@@ -2,11 +2,12 @@
 // awaited by ACK, bounded proxy state and route status; time is a FakeClock,
 // proxies are driven through the cache as the ADS streams drive it.
 import assert from 'node:assert/strict';
-import { ControlPlane } from '../../xds-server/src/control-plane.js';
+import { ControlPlane, EARLY_APPLY_AFTER_COMPLETE_MS, EARLY_APPLY_SETTLE_MS } from '../../xds-server/src/control-plane.js';
 import type { Node } from '../../xds-server/src/gen/envoy/config/core/v3/base.js';
 import { NODE_METADATA } from '../../xds-server/src/model/proxy-view.js';
 import { FileSource } from '../../xds-server/src/sources/file-source.js';
 import { MemorySource } from '../../xds-server/src/sources/memory-source.js';
+import type { SourceChange } from '../../xds-server/src/sources/source.js';
 import { translateUdpListener } from '../../xds-server/src/translate/udp-route.js';
 import { UNAUTHENTICATED } from '../../xds-server/src/xds/peer-identity.js';
 import { ProxyResourceError } from '../../xds-server/src/xds/proxy-resources.js';
@@ -64,6 +65,46 @@ describe('control plane pipeline', () => {
     assert.equal(accepted.status, 'False');
     assert.match(accepted.message, /spec\.idleTimeout: .*; still serving generation 1/);
     assert.equal(accepted.observedGeneration, 2);
+  });
+
+  describe('early apply', () => {
+    /** A source whose changes say they replaced whole files, but not that any write is complete. */
+    class UnfinishedWrites extends MemorySource {
+      private listener?: (change: SourceChange) => void;
+      override watch(onChange: (change: SourceChange) => void): void {
+        this.listener = onChange;
+      }
+      write(documents: unknown[]): void {
+        super.set(documents);
+        this.listener?.({ wholeFiles: true });
+      }
+    }
+
+    it('does not wait out the settle once a change says its write is complete', async () => {
+      memory.set(feed(25004));
+      clock.advance(EARLY_APPLY_AFTER_COMPLETE_MS);
+      await cp.settled();
+      assert.deepEqual(listeners(), ['udp~media~feed~5004']);
+      assert.equal(cp.configStatus().loadedBy, 'early');
+    });
+
+    it('waits the settle for whole-file changes that do not say they are complete', async () => {
+      const source = new UnfinishedWrites('unfinished');
+      const other = new ControlPlane({ source, debounceMs: DEBOUNCE_MS, clock, translate: {} });
+      await other.start();
+      try {
+        source.write(feed(25004));
+        clock.advance(EARLY_APPLY_SETTLE_MS - 1);
+        await other.settled();
+        assert.equal(other.currentSnapshot().forType(TypeUrl.Listener).resources.size, 0, 'nothing before the settle');
+        clock.advance(1);
+        await other.settled();
+        assert.equal(other.currentSnapshot().forType(TypeUrl.Listener).resources.size, 1);
+        assert.equal(other.configStatus().loadedBy, 'early');
+      } finally {
+        other.stop();
+      }
+    });
   });
 
   it('reads several sources side by side and names both when they publish the same object', async () => {

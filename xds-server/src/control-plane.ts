@@ -4,7 +4,8 @@
 // Config bursts are coalesced (debounce) so one edit session is one push. An
 // isolated edit should not wait for the quiet period, though: when every file
 // a change touched was replaced whole and the result only adds or changes
-// resources without new problems, it is applied after a short settle. Removals
+// resources without new problems, it is applied after a short settle, or at
+// once when a change says its write is complete (a file renamed into place). Removals
 // and new problems wait for the quiet period, since they may be the first half
 // of a multi-file edit (a route moving from one file to another).
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
@@ -27,6 +28,8 @@ const log = createLogger('control-plane');
 const PUBLISH_BATCH = 64;
 /** Lets the events of one write (temp file, rename) arrive before an early apply reads the files. */
 export const EARLY_APPLY_SETTLE_MS = 10;
+/** Once a change says it completed something (a file renamed into place), the rest of the settle is not waited out. */
+export const EARLY_APPLY_AFTER_COMPLETE_MS = 1;
 
 export type ReloadKind = 'early' | 'settled';
 
@@ -39,6 +42,8 @@ interface Burst {
   earlyApplied: boolean;
   /** A change arrived after the early reload read the files. */
   changedSinceEarly: boolean;
+  /** The early reload was moved up because a change completed a write. */
+  hurried: boolean;
 }
 
 export interface ControlPlaneOptions {
@@ -176,12 +181,17 @@ export class ControlPlane {
     const burst = this.burst ?? this.openBurst();
     burst.wholeFiles &&= change.wholeFiles;
     if (burst.earlyTimer === undefined) burst.changedSinceEarly = true;
+    else if (change.completed && !burst.hurried) {
+      burst.hurried = true;
+      this.clock.clearTimeout(burst.earlyTimer);
+      burst.earlyTimer = this.clock.setTimeout(() => this.reloadEarly(burst), EARLY_APPLY_AFTER_COMPLETE_MS);
+    }
     this.clock.clearTimeout(burst.settledTimer);
     burst.settledTimer = this.clock.setTimeout(() => this.reloadSettled(burst), this.debounceMs);
   }
 
   private openBurst(): Burst {
-    const burst: Burst = { wholeFiles: true, earlyApplied: false, changedSinceEarly: false };
+    const burst: Burst = { wholeFiles: true, earlyApplied: false, changedSinceEarly: false, hurried: false };
     if (this.earlyApply) burst.earlyTimer = this.clock.setTimeout(() => this.reloadEarly(burst), EARLY_APPLY_SETTLE_MS);
     return (this.burst = burst);
   }

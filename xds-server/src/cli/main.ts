@@ -19,7 +19,7 @@ commands:
         run the control plane on a directory of YAML documents (watched for changes);
         a burst of changes is applied after --debounce-ms of quiet, but files replaced
         whole (renamed into place) that only add or change objects without new problems
-        apply after a 10 ms settle; --strict-debounce makes every change wait;
+        apply once renamed into place; --strict-debounce makes every change wait;
         --rtp-module: where Envoy loads the RTP filter .so: a local path (default: this
         checkout's build), remote (served by this admin over HTTP with its sha256; bootstrap
         the sidecar with --extensions-address), or Envoy's dynamic-module search path;

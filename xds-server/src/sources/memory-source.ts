@@ -16,7 +16,7 @@ export class MemorySource implements ConfigSource {
   /** Replaces every object this source serves; documents are taken whole. */
   set(documents: readonly unknown[]): void {
     this.documents = documents.map((document, index) => ({ origin: { source: this.name, index }, document }));
-    this.onChange?.({ wholeFiles: true });
+    this.onChange?.({ wholeFiles: true, completed: true });
   }
 
   load(): SourceUpdate {

@@ -15,6 +15,12 @@ export interface SourceChange {
    * cannot tell are false.
    */
   wholeFiles: boolean;
+  /**
+   * This change completed something: a config file renamed into place, or a
+   * source's whole new object set. Nothing more of it is coming, so an early
+   * apply need not wait out the settle time.
+   */
+  completed?: boolean;
 }
 
 export interface ConfigSource {

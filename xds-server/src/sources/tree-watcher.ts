@@ -135,7 +135,7 @@ export class TreeWatcher {
     if (this.closed || this.pollReason === 'cannot watch') return;
     // Directories appear, disappear and are replaced only through renames.
     if (eventType === 'rename' || fileName === null) this.sync();
-    this.emit({ wholeFiles: replacedWhole(dir, eventType, fileName) });
+    this.emit(replacement(dir, eventType, fileName));
   }
 
   private onWatcherError(dir: string, watcher: fs.FSWatcher, err: unknown): void {
@@ -242,16 +242,18 @@ export function treeFingerprint(root: string): string {
  * place, so they count as whole. A new visible directory does not: files
  * written into it before its watcher exists are never seen being written.
  */
-function replacedWhole(dir: string, eventType: fs.WatchEventType, fileName: string | null): boolean {
-  if (fileName === null) return false;
+function replacement(dir: string, eventType: fs.WatchEventType, fileName: string | null): SourceChange {
+  if (fileName === null) return { wholeFiles: false };
   const name = path.basename(fileName);
   let stat: fs.Stats | undefined;
   try {
     stat = fs.statSync(path.join(dir, fileName), { throwIfNoEntry: false });
   } catch {
     // A link loop or a path we may not see: not a file written whole.
-    return false;
+    return { wholeFiles: false };
   }
-  if (!isConfigFileName(name)) return name.startsWith('.') || !stat?.isDirectory();
-  return eventType === 'rename' && stat !== undefined && stat.isFile() && stat.size > 0;
+  if (!isConfigFileName(name)) return { wholeFiles: name.startsWith('.') || !stat?.isDirectory() };
+  // A config file renamed into place is complete: the write it ends is over.
+  const renamedIn = eventType === 'rename' && stat !== undefined && stat.isFile() && stat.size > 0;
+  return renamedIn ? { wholeFiles: true, completed: true } : { wholeFiles: false };
 }
