@@ -143,6 +143,16 @@ spec:
   backendRefs: [{name: mine, port: 7000}]
 `);
 
+    it("follows a consumer route added while none of its namespace's proxies is connected", async () => {
+      await edit(feed(25004));
+      // Only the producer view is in use, and the edit does not change it.
+      await edit([...feed(25004), ...consumer]);
+      const programmed = cp.routeStatuses().find((r) => r.name === 'feed-local')!.status.parents[0]!.conditions.find((c) => c.type === 'Programmed')!;
+      assert.equal(programmed.reason, 'NoProxies', 'its listeners are in the model status reads');
+      cp.cache.streamOpened(node('late', 'team-a'), 'sotw', UNAUTHENTICATED);
+      assert.deepEqual(listeners('late'), ['udp~team-a~feed-local~5004']);
+    });
+
     it('gives each proxy its view, and proxies with equal views one shared snapshot', async () => {
       await edit([...feed(25004), ...consumer]);
       const ids = ['gw', 'a1', 'a2', 'b1', 'b2'];

@@ -293,13 +293,13 @@ export class ControlPlane {
       problems: problems.map((p) => ({ ...p, message: formatProblem(p) })),
       translationErrors: errors,
     };
-    const previous = new Map(this.views.translated().map((v) => [v.key, v.snapshot.version]));
-    const changed = views.translated().some((v) => previous.get(v.key) !== v.snapshot.version);
+    const previous = new Map(this.views.translated().map((v) => [v.key, v.snapshot]));
+    const changed = views.translated().some((v) => previous.get(v.key) !== v.snapshot);
     const before = this.snapshot.version;
+    // Always the new model: a view no proxy uses yet, and route status, must follow it even when no snapshot changed.
+    this.views = views;
+    this.snapshot = snapshot;
     if (changed) {
-      // Unchanged views keep their Snapshot objects, and so their encoded responses.
-      this.views = views;
-      this.snapshot = snapshot;
       log.info('config changed', { snapshot: snapshot.version, previous: before, views: views.translated().length, resources: snapshot.resourceCount(), rejected: problems.length, applied: kind });
       await this.publish();
     }

@@ -1,8 +1,8 @@
 // One translation and one encoding per distinct view of a model: proxies
 // whose views select the same routes share the same immutable Snapshot. A
 // listener that several views include (a producer route) is translated and
-// encoded once for all of them, and a listener unchanged since the previous
-// model keeps the translation it had.
+// encoded once for all of them; a listener unchanged since the previous
+// model keeps the translation it had, and an unchanged view its Snapshot.
 import type { MeshModel, UdpListenerModel } from '../model/ir.js';
 import type { ProxyView } from '../model/proxy-view.js';
 import { emptyResources, type EnvoyResources, toWireResources, type WireResource } from '../xds/resources.js';
@@ -24,6 +24,7 @@ export class ViewSnapshots {
   /** Translations by listener content, for the next rebuild: only what this model uses is kept. */
   private readonly byContent = new Map<string, Translated>();
   private readonly inherited: ReadonlyMap<string, Translated>;
+  private readonly inheritedViews: ReadonlyMap<string, ViewSnapshot>;
 
   /**
    * `previous`: the views of the model this one replaces. A listener whose
@@ -35,8 +36,9 @@ export class ViewSnapshots {
     private readonly options: TranslateOptions,
     previous?: ViewSnapshots,
   ) {
-    // Only the previous translations, not the previous views: no chain of models is kept alive.
+    // Only the previous translations and snapshots, not the previous ViewSnapshots: no chain of models is kept alive.
     this.inherited = previous?.byContent ?? new Map();
+    this.inheritedViews = previous?.byKey ?? new Map();
   }
 
   /** Translates the view's routes the first time a view with this key is asked for; throws if the result is inconsistent. */
@@ -57,7 +59,11 @@ export class ViewSnapshots {
       }
       const problems = consistencyProblems(resources);
       if (problems.length > 0) throw new InconsistentSnapshotError(problems);
-      found = Object.freeze({ key, snapshot: Snapshot.fromWire(wire), errors: Object.freeze(errors) });
+      const built = Snapshot.fromWire(wire);
+      // A view whose content did not change keeps its Snapshot object, and so the responses encoded for it.
+      const before = this.inheritedViews.get(key)?.snapshot;
+      const snapshot = before?.version === built.version ? before : built;
+      found = Object.freeze({ key, snapshot, errors: Object.freeze(errors) });
       this.byKey.set(key, found);
     }
     return found;
