@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isIpAddress, parseIp } from './addresses.js';
 import { durationProblem } from './duration.js';
 import { schemasByKind } from './schemas.js';
-import type { EndpointSlice, MeshDocument, RtspRoute, Service, UdpRoute } from './types.js';
+import { type EndpointSlice, type MeshDocument, namespaceOf, objectKey, type RtspRoute, type Service, type UdpRoute } from './types.js';
 
 export interface FieldProblem {
   /** Dotted field path, e.g. spec.backendRefs[1].name; empty for the whole document. */
@@ -30,8 +30,8 @@ export function objectIdentityOf(document: unknown): ObjectIdentity | undefined 
   if (document === null || typeof document !== 'object' || Array.isArray(document)) return undefined;
   const raw = document as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
   if (typeof raw.kind !== 'string' || typeof raw.metadata?.name !== 'string') return undefined;
-  const namespace = typeof raw.metadata.namespace === 'string' ? raw.metadata.namespace : 'default';
-  return { kind: raw.kind, namespace, name: raw.metadata.name, key: `${raw.kind} ${namespace}/${raw.metadata.name}` };
+  const meta = { name: raw.metadata.name, ...(typeof raw.metadata.namespace === 'string' ? { namespace: raw.metadata.namespace } : {}) };
+  return { kind: raw.kind, namespace: namespaceOf(meta), name: meta.name, key: objectKey(raw.kind, meta) };
 }
 
 export type ShapeResult = { ok: true; doc: MeshDocument } | { ok: false; problems: FieldProblem[] };

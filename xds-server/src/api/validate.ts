@@ -9,7 +9,7 @@
 import { type FieldProblem, checkShape, objectIdentityOf, type ObjectIdentity, type ProblemCode } from './check-shape.js';
 import { ListenerClaims } from './listener-claims.js';
 import { type ResolvedRoute, resolveRoute, serviceKey } from './resolve-route.js';
-import type { DocumentOrigin, MeshConfig, MeshDocument, ParentRef, RtspRoute, Service, SourcedDocument, UdpRoute } from './types.js';
+import { type DocumentOrigin, type MeshConfig, type MeshDocument, namespaceOf, type ParentRef, type RtspRoute, type Service, type SourcedDocument, type UdpRoute } from './types.js';
 
 export { regexProblem } from './resolve-route.js';
 
@@ -141,7 +141,7 @@ export function admitDocuments(documents: readonly SourcedDocument[], history: A
     if (!isRouteKind(c.identity.kind) && c.identity.kind !== 'Service' && c.identity.kind !== 'EndpointSlice') report(c, shapeProblems.get(c.identity.key) ?? []);
   }
 
-  const services = new Map(config.services.map((s) => [serviceKey(s.metadata.namespace ?? 'default', s.metadata.name), s] as [string, Service]));
+  const services = new Map(config.services.map((s) => [serviceKey(namespaceOf(s.metadata), s.metadata.name), s] as [string, Service]));
   const claims = new ListenerClaims();
   const routes: RouteAdmission[] = [];
   for (const c of routeOrder(candidates.filter((c) => isRouteKind(c.identity.kind)), shaped, history)) {
@@ -207,7 +207,7 @@ function isRouteKind(kind: string): kind is 'UdpRoute' | 'RtspRoute' {
 function routeOrder(routes: readonly Candidate[], shaped: ReadonlyMap<string, MeshDocument>, history: AdmissionHistory): Candidate[] {
   const rank = (c: Candidate): [number, number] => {
     const doc = (shaped.get(c.identity.key) ?? history.accepted.get(c.identity.key)?.document) as UdpRoute | RtspRoute | undefined;
-    const consumer = doc?.spec.parentRefs.some((p) => p.namespace !== undefined && p.namespace !== (doc.metadata.namespace ?? 'default')) ?? false;
+    const consumer = doc?.spec.parentRefs.some((p) => p.namespace !== undefined && p.namespace !== namespaceOf(doc.metadata)) ?? false;
     return [consumer ? 1 : 0, history.accepted.has(c.identity.key) ? 0 : 1];
   };
   return [...routes].sort((a, b) => {

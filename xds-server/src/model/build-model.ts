@@ -4,7 +4,7 @@
 import { parseDurationMs } from '../api/duration.js';
 import type { ListenerClaim, ResolvedBackend } from '../api/resolve-route.js';
 import type { AdmittedConfig } from '../api/validate.js';
-import { type EndpointSlice, namespaceOf, SERVICE_NAME_LABEL, type ServicePort, type UdpRoute } from '../api/types.js';
+import { type EndpointSlice, namespaceOf, objectKey, SERVICE_NAME_LABEL, type ServicePort, type UdpRoute } from '../api/types.js';
 import type { BackendModel, EndpointModel, MeshModel, UdpListenerModel } from './ir.js';
 
 export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 60_000;
@@ -16,7 +16,7 @@ export function buildModel(config: AdmittedConfig): MeshModel {
     slicesByService.set(key, [...(slicesByService.get(key) ?? []), slice]);
   }
   const udpListeners = config.udpRoutes.flatMap((route) => {
-    const resolved = config.resolved.get(`UdpRoute ${namespaceOf(route.metadata)}/${route.metadata.name}`);
+    const resolved = config.resolved.get(objectKey('UdpRoute', route.metadata));
     return resolved ? udpListenersFor(route, resolved.claims, resolved.backends[0] ?? [], slicesByService) : [];
   });
   udpListeners.sort((a, b) => compareText(listenerSortKey(a), listenerSortKey(b)));

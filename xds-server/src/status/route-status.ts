@@ -5,11 +5,11 @@
 // makes it False with Envoy's words). `/debug/routes`, `mediamesh status` and
 // the Kubernetes source all read this.
 import type { ProblemCode } from '../api/check-shape.js';
-import type { ParentRef } from '../api/types.js';
+import { objectKey, type ParentRef } from '../api/types.js';
 import type { Admission, RouteAdmission } from '../api/validate.js';
 import type { MeshModel, UdpListenerModel } from '../model/ir.js';
 import { udpClusterName, udpListenerName } from '../translate/names.js';
-import { resourceState, type ResourceRef } from '../xds/resource-state.js';
+import { holdsSnapshot, resourceState, type ResourceRef } from '../xds/resource-state.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
 import type { Snapshot } from '../xds/snapshot.js';
 import { TypeUrl } from '../xds/type-urls.js';
@@ -67,7 +67,7 @@ export class RouteStatusTracker {
   statuses(inputs: RouteStatusInputs): RouteStatusEntry[] {
     const listenersByRoute = new Map<string, UdpListenerModel[]>();
     for (const l of inputs.model.udpListeners) {
-      const key = `UdpRoute ${l.route.namespace}/${l.route.name}`;
+      const key = objectKey('UdpRoute', l.route);
       listenersByRoute.set(key, [...(listenersByRoute.get(key) ?? []), l]);
     }
     const proxies = proxyStates(inputs.cache);
@@ -144,14 +144,7 @@ function proxyStates(cache: SnapshotCache): ProxyState[] {
   const states: ProxyState[] = [];
   for (const status of cache.allNodeStatuses()) {
     const snapshot = status.connected ? cache.getSnapshot(status.id) : undefined;
-    if (!snapshot) continue;
-    const inSync = STATUS_TYPES.every((typeUrl) => {
-      const t = status.types.get(typeUrl);
-      const version = snapshot.forType(typeUrl).version;
-      const acked = t?.ackedVersion?.split('+')[0];
-      return acked === version && (t?.lastNack === undefined || t.ackedAt === undefined || Date.parse(t.lastNack.at) < t.ackedAt);
-    });
-    states.push({ id: status.id, snapshot, inSync });
+    if (snapshot) states.push({ id: status.id, snapshot, inSync: holdsSnapshot(cache, status.id, snapshot, STATUS_TYPES) });
   }
   return states;
 }
