@@ -17,7 +17,7 @@ import type { MeshModel } from './model/ir.js';
 import { GATEWAY_VIEW, type ProxyView } from './model/proxy-view.js';
 import type { ConfigSource, SourceChange } from './sources/source.js';
 import { RouteStatusTracker, type RouteStatusEntry } from './status/route-status.js';
-import { ObjectStore } from './store/object-store.js';
+import { type MergedInputs, ObjectStore } from './store/object-store.js';
 import type { TranslateOptions, TranslationError } from './translate/translate.js';
 import { ViewSnapshots } from './translate/view-snapshots.js';
 import { ProxyResources } from './xds/proxy-resources.js';
@@ -77,6 +77,7 @@ export interface ConfigStatus {
 
 /** A rebuild computed but not yet applied. */
 interface Rebuild {
+  inputs: MergedInputs;
   admission: Admission;
   problems: ConfigProblem[];
   views: ViewSnapshots;
@@ -258,19 +259,19 @@ export class ControlPlane {
   }
 
   private rebuild(): Rebuild {
-    const inputs = this.store.merge(false);
+    const inputs = this.store.merge();
     const admission = admitDocuments(inputs.documents, this.history);
     const views = new ViewSnapshots(buildModel(admission.config), this.options.translate ?? {}, this.views);
     // The producer view always; every other view some proxy uses now.
     const used = this.viewsInUse();
     const errors = new Map<string, TranslationError>();
     for (const view of used) for (const e of views.forView(view).errors) errors.set(`${e.resource}\0${e.reason}`, e);
-    return { admission, problems: [...inputs.problems, ...admission.problems], views, errors: [...errors.values()] };
+    return { inputs, admission, problems: [...inputs.problems, ...admission.problems], views, errors: [...errors.values()] };
   }
 
   private async apply(rebuild: Rebuild, kind: ReloadKind): Promise<void> {
-    const { admission, problems, views, errors } = rebuild;
-    this.store.merge(true);
+    const { inputs, admission, problems, views, errors } = rebuild;
+    this.store.commit(inputs);
     this.history = admission.history;
     this.admission = admission;
     this.logNewProblems(problems, errors);

@@ -16,6 +16,8 @@ export interface SourceContent {
 export interface MergedInputs {
   documents: SourcedDocument[];
   problems: ConfigProblem[];
+  /** Object key → the source whose copy this merge took; hand it to `commit` once the merge is applied. */
+  owners: ReadonlyMap<string, string>;
 }
 
 export class ObjectStore {
@@ -41,10 +43,10 @@ export class ObjectStore {
 
   /**
    * One copy of each object (documents without a readable identity pass
-   * through for admission to report). `commit` records which source's copy
-   * served, for the next merge's tie-break; a dry run leaves it alone.
+   * through for admission to report). Changes nothing: a merge that is not
+   * applied (an early apply that must wait) leaves the tie-break alone.
    */
-  merge(commit = true): MergedInputs {
+  merge(): MergedInputs {
     const problems: ConfigProblem[] = [];
     const holders = new Map<string, { source: string; docs: SourcedDocument[] }[]>();
     const passThrough: SourcedDocument[] = [];
@@ -88,7 +90,11 @@ export class ObjectStore {
         }
       }
     }
-    if (commit) this.owners = owners;
-    return { documents, problems };
+    return { documents, problems, owners };
+  }
+
+  /** Records which source's copy of each object served, for the next merge's tie-break. */
+  commit(merged: MergedInputs): void {
+    this.owners = new Map(merged.owners);
   }
 }
