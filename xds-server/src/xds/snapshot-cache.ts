@@ -37,7 +37,7 @@ export interface SnapshotCacheOptions {
 }
 
 export class SnapshotCache {
-  private readonly snapshots = new Map<string, Snapshot>();
+  /** Per node, the snapshot it is given now and the few before it, newest first. */
   private readonly recent = new Map<string, Snapshot[]>();
   /** Disconnected node → when; insertion order is disconnection order. */
   private readonly disconnected = new Map<string, number>();
@@ -46,22 +46,22 @@ export class SnapshotCache {
   private readonly forgetAfterMs: number;
   private readonly maxDisconnected: number;
 
+  private readonly listeners = new Map<string, Set<SnapshotListener>>();
+  private readonly statuses = new Map<string, NodeStatus>();
+  private readonly events: CacheEvents[] = [];
+
   constructor(options: SnapshotCacheOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.forgetAfterMs = options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS;
     this.maxDisconnected = options.maxDisconnected ?? DEFAULT_MAX_DISCONNECTED;
   }
-  private readonly listeners = new Map<string, Set<SnapshotListener>>();
-  private readonly statuses = new Map<string, NodeStatus>();
-  private readonly events: CacheEvents[] = [];
 
   addEvents(events: CacheEvents): void {
     this.events.push(events);
   }
 
   setSnapshot(nodeId: string, snapshot: Snapshot): void {
-    if (this.snapshots.get(nodeId) === snapshot) return;
-    this.snapshots.set(nodeId, snapshot);
+    if (this.getSnapshot(nodeId) === snapshot) return;
     const recent = this.recent.get(nodeId) ?? [];
     recent.unshift(snapshot);
     if (recent.length > RECENT_SNAPSHOTS) recent.pop();
@@ -72,7 +72,7 @@ export class SnapshotCache {
   }
 
   getSnapshot(nodeId: string): Snapshot | undefined {
-    return this.snapshots.get(nodeId);
+    return this.recent.get(nodeId)?.[0];
   }
 
   /** The node's current snapshot and the few before it, newest first. */
@@ -129,7 +129,7 @@ export class SnapshotCache {
     status.streams++;
     const fresh = status.streams === 1;
     if (fresh) for (const e of this.events) e.nodeConnected?.(node);
-    status.snapshotVersion = this.snapshots.get(node.id)?.version;
+    status.snapshotVersion = this.getSnapshot(node.id)?.version;
   }
 
   streamClosed(nodeId: string): void {
@@ -167,7 +167,6 @@ export class SnapshotCache {
   private forget(nodeId: string): void {
     this.disconnected.delete(nodeId);
     this.statuses.delete(nodeId);
-    this.snapshots.delete(nodeId);
     this.recent.delete(nodeId);
     for (const e of this.events) e.nodeForgotten?.(nodeId);
   }
