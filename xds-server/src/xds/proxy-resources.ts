@@ -64,11 +64,11 @@ export class ProxyResources {
     const nodes = new Set(request.nodes);
     for (const nodeId of nodes) {
       if (!this.cache.nodeStatus(nodeId)?.connected) return Promise.reject(new ProxyResourceError('not-connected', `proxy ${nodeId} is not connected`, nodeId));
-      const carried = [...(this.byNode.get(nodeId) ?? [])].reduce((n, set) => n + set.wire.length, 0);
-      if (carried + wire.length > MAX_EXTRA_RESOURCES_PER_PROXY) {
-        return Promise.reject(new ProxyResourceError('limit', `proxy ${nodeId} would carry ${carried + wire.length} per-proxy resources; the limit is ${MAX_EXTRA_RESOURCES_PER_PROXY}`, nodeId));
+      const carried = new Set(this.forNode(nodeId).map(resourceKey));
+      if (carried.size + wire.length > MAX_EXTRA_RESOURCES_PER_PROXY) {
+        return Promise.reject(new ProxyResourceError('limit', `proxy ${nodeId} would carry ${carried.size + wire.length} per-proxy resources; the limit is ${MAX_EXTRA_RESOURCES_PER_PROXY}`, nodeId));
       }
-      const clash = wire.find((r) => [...(this.byNode.get(nodeId) ?? [])].some((set) => set.wire.some((o) => o.typeUrl === r.typeUrl && o.name === r.name)));
+      const clash = wire.find((r) => carried.has(resourceKey(r)));
       if (clash) return Promise.reject(new ProxyResourceError('conflict', `proxy ${nodeId} already carries ${clash.name} for another owner`, nodeId));
     }
     const set: OwnedSet = { owner: request.owner, nodes, wire, ...(request.ownerNode === undefined ? {} : { ownerNode: request.ownerNode }) };
@@ -163,4 +163,8 @@ export class ProxyResources {
       if (owned?.size === 0) this.byNode.delete(nodeId);
     }
   }
+}
+
+function resourceKey(r: WireResource): string {
+  return `${r.typeUrl} ${r.name}`;
 }
