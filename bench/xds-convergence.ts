@@ -347,7 +347,7 @@ async function run(o: BenchOptions, res: Resources, peerBinary: string | undefin
   for (const p of initial.problems.slice(0, 3)) say(`mediamesh rejects: ${p}`);
   if (initial.problems.length > 3) say(`... and ${initial.problems.length - 3} more rejected documents`);
   if (o.views > 0 && initial.distinctSnapshots < o.views) {
-    say(`WARNING: mediamesh's translator gives the ${o.views} views only ${initial.distinctSnapshots} different snapshot(s): per-view translation is not in place (or bench/lib/view-resources.ts translateForView does not pass the view), so these figures are for views that do not differ`);
+    say(`WARNING: mediamesh's translator gives the ${o.views} views only ${initial.distinctSnapshots} different snapshot(s): so these figures are for views that do not differ`);
   }
 
   const mm = await measureTarget(o, res, plan, mediameshTarget(o, res, plan));

@@ -9,25 +9,13 @@ import path from 'node:path';
 import { formatProblem, validateDocuments } from '../../xds-server/src/api/validate.js';
 import type { SourcedDocument } from '../../xds-server/src/api/types.js';
 import { buildModel } from '../../xds-server/src/model/build-model.js';
-import type { MeshModel } from '../../xds-server/src/model/ir.js';
-import type { ProxyView } from '../../xds-server/src/model/proxy-view.js';
 import { parseYamlText } from '../../xds-server/src/sources/read-yaml.js';
-import { type TranslationResult, translateModel } from '../../xds-server/src/translate/translate.js';
+import { translateModel } from '../../xds-server/src/translate/translate.js';
 import { Snapshot, TypeUrl } from '../../xds-server/src/xds/snapshot.js';
 import type { RoundChange } from './bench-mesh.js';
 import type { Expectation } from './expectation.js';
 import { expectationResourceName, resourceMatches } from './expectation.js';
 import { proxyViewOf } from './views.js';
-
-/**
- * The one call that depends on the translator's per-view API. Today's
- * translateModel serves every proxy the same resources and takes no view;
- * when it gains one, pass `view` here and every expectation and every peer
- * file follows.
- */
-export function translateForView(model: MeshModel, view: ProxyView): TranslationResult {
-  return translateModel(model, {}, view);
-}
 
 export interface RoundViews {
   /** Each view key's snapshot, as mediamesh would serve it. */
@@ -54,7 +42,7 @@ export function translateViews(dir: string, files: ReadonlyMap<string, string>, 
   const model = buildModel(validated.config);
   const byView = new Map<string, Snapshot>();
   for (const key of keys) {
-    const { resources, errors } = translateForView(model, proxyViewOf(key));
+    const { resources, errors } = translateModel(model, {}, proxyViewOf(key));
     if (errors.length > 0) throw new Error(`mediamesh's translator failed for view ${key}: ${errors.map((e) => `${e.resource}: ${e.reason}`).join('; ')}`);
     byView.set(key, Snapshot.fromResources(resources));
   }
