@@ -19,6 +19,8 @@ export interface BenchOptions {
   views: number;
   /** A second control plane measured in the same run, serving the same resources. */
   peer?: PeerName;
+  /** With a peer: pairs of sittings, in ABBA order (lib/sittings.ts); each sitting is a fresh server and fresh clients. */
+  sittings: number;
   change: ChangeKind;
   writeMode: WriteMode;
   protocol: XdsProtocol;
@@ -49,7 +51,11 @@ export const USAGE = `usage: npm run bench:xds -- [options]
                               state no namespace and all share one view); needs --change endpoint
   --peer go-control-plane     also measure a go-control-plane server (bench/go-control-plane/, built
                               on demand) serving the same per-view resources to the same clients,
-                              after mediamesh, with the same rounds; adds peer and ratios to the JSON
+                              with the same rounds; adds peer and ratios to the JSON
+  --sittings N                with --peer: N pairs of sittings in ABBA order (mediamesh then the
+                              peer, then the peer first, ...), each a fresh server and clients with
+                              its own warm-up; figures pool the measured rounds of every sitting
+                              of a side (default 2)
   --change endpoint|listener  EDS-only (default) or LDS-only change of one route
   --write rename|in-place     how the route file is rewritten (default rename: temp file + rename)
   --delta                     DeltaAggregatedResources instead of SotW
@@ -60,7 +66,8 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --ramp-batch N              channels a worker opens per ramp step (default 50)
   --ramp-interval-ms N        pause between ramp steps (default 20)
   --settle-ms N               quiet time between rounds (default 300)
-  --timeout-s N               give up (exit 1) after this long (default 120, 240 with --peer)
+  --timeout-s N               give up (exit 1) after this long (default 120, 240 per --sittings
+                              pair with --peer)
   --server-cpu-prof DIR       run the server with node --cpu-prof into DIR; print its hot spots
   --client-cpu-prof DIR       the same for the client workers (profiles only, no summary)
   --check                     exit 1 if p99 > 250 ms, RSS/client > 1 MiB, or (with --peer) a p99
@@ -76,6 +83,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     routes: { type: 'string' },
     views: { type: 'string' },
     peer: { type: 'string' },
+    sittings: { type: 'string' },
     change: { type: 'string' },
     write: { type: 'string' },
     delta: { type: 'boolean' },
@@ -101,6 +109,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const views = int(v.views, 'views', 0, 0, 1000);
   if (views > 0 && change !== 'endpoint') throw new OptionsError('--views changes an endpoint every view shares: it needs --change endpoint');
   if (v.peer !== undefined && v.peer !== GO_PEER_NAME) throw new OptionsError(`--peer must be ${GO_PEER_NAME}, got "${v.peer}"`);
+  if (v.sittings !== undefined && v.peer === undefined) throw new OptionsError('--sittings alternates mediamesh with a peer: it needs --peer');
+  const sittings = int(v.sittings, 'sittings', v.peer === undefined ? 1 : 2, 1, 20);
   return {
     clients,
     workers: Math.min(clients, int(v.workers, 'workers', os.availableParallelism(), 1, 32)),
@@ -109,12 +119,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     routes: int(v.routes, 'routes', 10, 1, 1000),
     views,
     peer: v.peer === undefined ? undefined : GO_PEER_NAME,
+    sittings,
     change,
     writeMode,
     protocol: v.delta ? 'delta' : 'sotw',
     debounceMs: int(v['debounce-ms'], 'debounce-ms', 100, 0, 10_000),
     strictDebounce: v['strict-debounce'] ?? false,
-    timeoutS: int(v['timeout-s'], 'timeout-s', v.peer === undefined ? 120 : 240, 5, 3600),
+    timeoutS: int(v['timeout-s'], 'timeout-s', v.peer === undefined ? 120 : 120 * 2 * sittings, 5, 3600),
     clientsPerConnection: int(v['clients-per-connection'], 'clients-per-connection', 1, 1, 10_000),
     rampBatch: int(v['ramp-batch'], 'ramp-batch', 50, 1, 10_000),
     rampIntervalMs: int(v['ramp-interval-ms'], 'ramp-interval-ms', 20, 0, 10_000),
