@@ -93,6 +93,8 @@ export class BenchMesh {
       backends: [{
         name: backendName(i),
         ports: [changing && this.change === 'endpoint' ? firstEndpointPort(round) : ENDPOINT_PORT_BASE + 2 * i, ENDPOINT_PORT_BASE + 2 * i + 1],
+        // Every namespace's consumer route sends to route 0's backend too.
+        ...(changing && this.views > 0 ? { allowRoutesFrom: '*' } : {}),
       }],
       extraSpec: { idleTimeout: `${changing && this.change === 'listener' ? IDLE_TIMEOUT_BASE_S + round : IDLE_TIMEOUT_BASE_S}s` },
     }, NAMESPACE);

@@ -13,6 +13,8 @@ export interface UdpBackendSpec {
   weight?: number;
   /** Endpoint IP address; default 127.0.0.1. */
   address?: string;
+  /** Namespaces whose routes may send to this backend (the Service's mediamesh.io/allow-routes-from). */
+  allowRoutesFrom?: string;
 }
 
 export interface UdpRouteSpec {
@@ -29,7 +31,8 @@ export function udpRouteDocuments(r: UdpRouteSpec, namespace = 'media'): string 
     { apiVersion: 'v1', kind: 'Service', metadata: meta(r.name), spec: { clusterIP: r.clusterIP ?? '127.0.0.1', ports: [{ name: 'media', port: r.listenPort, protocol: 'UDP' }] } },
   ];
   for (const b of r.backends) {
-    docs.push({ apiVersion: 'v1', kind: 'Service', metadata: meta(b.name), spec: { ports: [{ name: 'media', port: 7000, protocol: 'UDP' }] } });
+    const annotations = b.allowRoutesFrom === undefined ? {} : { annotations: { 'mediamesh.io/allow-routes-from': b.allowRoutesFrom } };
+    docs.push({ apiVersion: 'v1', kind: 'Service', metadata: { ...meta(b.name), ...annotations }, spec: { ports: [{ name: 'media', port: 7000, protocol: 'UDP' }] } });
     b.ports.forEach((port, i) => docs.push({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',

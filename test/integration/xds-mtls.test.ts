@@ -64,7 +64,7 @@ describe('xDS over mTLS', function () {
     gamesClient = pki.issue('games-player', meshCa, [`URI = ${GAMES_ID}`]);
     studioClient = pki.issue('studio-editor', meshCa, [`URI = ${STUDIO_ID}`]);
     listenPort = await freeUdpPort();
-    config.write('feed.yaml', udpRouteDocuments({ name: 'feed', listenPort, backends: [{ name: 'feed-v1', ports: [25004] }] }));
+    config.write('feed.yaml', udpRouteDocuments({ name: 'feed', listenPort, backends: [{ name: 'feed-v1', ports: [25004], allowRoutesFrom: 'studio' }] }));
     config.write('studio.yaml', studioRoute(listenPort));
     controlPlane = await ControlPlaneProcess.start(config.dir, 0, ['--tls-cert', server.cert, '--tls-key', server.key, '--client-ca', meshCa.cert]);
   });

@@ -237,4 +237,52 @@ describe('admission', () => {
     assert.equal(resources.listeners.length, 1);
     assert.deepEqual(resources.endpoints[0]!.endpoints, []);
   });
+
+  describe('backends in another namespace', () => {
+    const other = (annotations: string) => `
+apiVersion: v1
+kind: Service
+metadata: {name: shared, namespace: studio${annotations}}
+spec: {ports: [{name: rtp, port: 5004, protocol: UDP}]}`;
+    const sharedSlice = slice('shared-a', 'shared', ['127.0.0.9'], 'studio');
+    const toShared = route('feed', '  parentRefs: [{name: feed, port: 5004}]\n  backendRefs: [{name: shared, namespace: studio, port: 5004}]');
+
+    it('refuses a backend whose Service does not allow routes from the route\'s namespace', () => {
+      const a = admit(EMPTY_HISTORY, ...base, other(''), sharedSlice, toShared);
+      const p = a.problems.find((x) => x.code === 'RefNotPermitted');
+      assert.ok(p, problemsText(a).join('\n'));
+      assert.equal(p.field, 'spec.backendRefs[0].namespace');
+      assert.match(p.reason, /studio\/shared does not allow routes from namespace media: its annotation mediamesh.io\/allow-routes-from must list it/);
+      assert.deepEqual(listenersOf(a), []);
+    });
+
+    it('accepts it when the annotation lists the namespace or says "*"', () => {
+      for (const allowed of ['media', 'team-a, media', '*']) {
+        const a = admit(EMPTY_HISTORY, ...base, other(`, annotations: {mediamesh.io/allow-routes-from: "${allowed}"}`), sharedSlice, toShared);
+        assert.deepEqual(problemsText(a), [], allowed);
+        assert.equal(listenersOf(a).length, 1, allowed);
+      }
+      const elsewhere = admit(EMPTY_HISTORY, ...base, other(', annotations: {mediamesh.io/allow-routes-from: team-a}'), sharedSlice, toShared);
+      assert.equal(elsewhere.problems[0]?.code, 'RefNotPermitted');
+    });
+  });
+
+  describe('conflicting new routes', () => {
+    const created = (name: string, at: string) => `
+apiVersion: mediamesh.io/v1alpha1
+kind: UdpRoute
+metadata: {name: ${name}, namespace: media, creationTimestamp: "${at}"}
+spec:
+  parentRefs: [{name: feed, port: 5004}]
+  backendRefs: [{name: feed-v1, port: 5004}]`;
+
+    it('gives the port to the oldest route (creationTimestamp), whatever the names, and tells the other why', () => {
+      const a = admit(EMPTY_HISTORY, ...base, created('aaa-newer', '2026-11-30T10:00:01Z'), created('zzz-older', '2026-11-30T10:00:00Z'));
+      assert.deepEqual(listenersOf(a), ['udp~media~zzz-older~5004']);
+      const lost = a.problems.filter((p) => p.name === 'aaa-newer');
+      assert.equal(lost.length, 1, problemsText(a).join('\n'));
+      assert.equal(lost[0]!.code, 'Conflicted');
+      assert.match(lost[0]!.reason, /zzz-older/);
+    });
+  });
 });

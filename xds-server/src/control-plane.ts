@@ -124,8 +124,10 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    await this.reload();
+    await Promise.all(this.sources.map((source) => source.start?.()));
+    // Watching first: a change that lands while the first load runs schedules another, instead of being missed.
     for (const source of this.sources) source.watch((change) => this.scheduleReload(change));
+    await this.reload();
   }
 
   stop(): void {
@@ -168,6 +170,12 @@ export class ControlPlane {
   /** The views of every proxy the cache remembers, the producer view first. */
   private viewsInUse(): ProxyView[] {
     return [GATEWAY_VIEW, ...this.cache.allNodeStatuses().map((s) => s.view)];
+  }
+
+  /** Calls `listener` whenever route status may have changed: a reload, or a proxy connecting, ACKing, NACKing or going. */
+  onRouteStatusMayChange(listener: () => void): void {
+    this.changeListeners.add(() => listener());
+    this.cache.addEvents({ nodeConnected: () => listener(), nodeDisconnected: listener, nodeForgotten: listener, acked: listener, nacked: listener });
   }
 
   onReload(listener: (status: ConfigStatus) => void): void {

@@ -15,7 +15,7 @@ export interface FieldProblem {
   code?: ProblemCode;
 }
 
-export type ProblemCode = 'Invalid' | 'NoMatchingParent' | 'Conflicted' | 'ResourceLimit' | 'BackendNotFound' | 'Duplicate';
+export type ProblemCode = 'Invalid' | 'NoMatchingParent' | 'Conflicted' | 'ResourceLimit' | 'BackendNotFound' | 'RefNotPermitted' | 'Duplicate';
 
 /** What a document says it is, read without trusting its shape. */
 export interface ObjectIdentity {

@@ -96,6 +96,21 @@ function resolveParents(parents: readonly ParentRef[], meta: ObjectMeta, service
   return { problems, claims };
 }
 
+/**
+ * A route may send to a Service of another namespace only if that Service
+ * says so: the owner of a backend decides who may route to it (Gateway API's
+ * ReferenceGrant idea, as an annotation on the Service so that files and
+ * clusters without Gateway API's CRDs work the same).
+ */
+export const ALLOW_ROUTES_FROM = 'mediamesh.io/allow-routes-from';
+
+function allowsRoutesFrom(svc: Service, routeNamespace: string): boolean {
+  if (namespaceOf(svc.metadata) === routeNamespace) return true;
+  const allowed = svc.metadata.annotations?.[ALLOW_ROUTES_FROM];
+  if (allowed === undefined) return false;
+  return allowed.split(',').map((n) => n.trim()).some((n) => n === '*' || n === routeNamespace);
+}
+
 function resolveBackends(refs: readonly BackendRef[], meta: ObjectMeta, services: ServiceIndex, fieldPrefix: string, problems: FieldProblem[]): ResolvedBackend[] {
   const resolved: ResolvedBackend[] = [];
   refs.forEach((ref, i) => {
@@ -103,6 +118,9 @@ function resolveBackends(refs: readonly BackendRef[], meta: ObjectMeta, services
     const namespace = ref.namespace ?? namespaceOf(meta);
     const svc = services.get(serviceKey(namespace, ref.name));
     if (!svc) return problems.push({ field: `${field}.name`, reason: `backend Service ${namespace}/${ref.name} not found`, code: 'BackendNotFound' });
+    if (!allowsRoutesFrom(svc, namespaceOf(meta))) {
+      return problems.push({ field: `${field}.namespace`, reason: `backend Service ${namespace}/${ref.name} does not allow routes from namespace ${namespaceOf(meta)}: its annotation ${ALLOW_ROUTES_FROM} must list it (or be "*")`, code: 'RefNotPermitted' });
+    }
     const servicePort = svc.spec.ports.find((p) => p.port === ref.port);
     if (!servicePort) return problems.push({ field: `${field}.port`, reason: `backend Service ${namespace}/${ref.name} has no port ${ref.port}`, code: 'BackendNotFound' });
     return resolved.push({ service: { namespace, name: ref.name }, servicePort, weight: ref.weight ?? 1 });

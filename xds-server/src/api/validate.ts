@@ -202,7 +202,7 @@ function isRouteKind(kind: string): kind is 'UdpRoute' | 'RtspRoute' {
 /**
  * Producer routes claim sockets before consumer routes; within each, routes
  * serving before this admission go first (a new route never takes a live
- * route's socket), then by key.
+ * route's socket), then the oldest (creationTimestamp), then by key.
  */
 function routeOrder(routes: readonly Candidate[], shaped: ReadonlyMap<string, MeshDocument>, history: AdmissionHistory): Candidate[] {
   const rank = (c: Candidate): [number, number] => {
@@ -210,9 +210,15 @@ function routeOrder(routes: readonly Candidate[], shaped: ReadonlyMap<string, Me
     const consumer = doc?.spec.parentRefs.some((p) => p.namespace !== undefined && p.namespace !== namespaceOf(doc.metadata)) ?? false;
     return [consumer ? 1 : 0, history.accepted.has(c.identity.key) ? 0 : 1];
   };
+  // Gateway API's tie-break: the oldest object (creationTimestamp, set by the API server) wins; files carry none.
+  const created = (c: Candidate): string => {
+    const doc = (shaped.get(c.identity.key) ?? history.accepted.get(c.identity.key)?.document) as { metadata?: { creationTimestamp?: unknown } } | undefined;
+    const at = doc?.metadata?.creationTimestamp;
+    return typeof at === 'string' ? at : '\uffff';
+  };
   return [...routes].sort((a, b) => {
     const [ra, rb] = [rank(a), rank(b)];
-    return ra[0] - rb[0] || ra[1] - rb[1] || compareText(a.identity.key, b.identity.key);
+    return ra[0] - rb[0] || ra[1] - rb[1] || compareText(created(a), created(b)) || compareText(a.identity.key, b.identity.key);
   });
 }
 

@@ -7,13 +7,15 @@ import { readYamlTree, rootKind } from '../sources/read-yaml.js';
 import type { ProxyRole } from '../model/proxy-view.js';
 import { bootstrapYaml, parseHostPort } from './bootstrap.js';
 import { rtpModuleFromOption } from './rtp-module-option.js';
+import { hostname } from 'node:os';
 import { serve } from './serve.js';
 import { fetchNodes, formatStatus } from './status.js';
 
 const usage = `usage: mediamesh <command> [options]
 
 commands:
-  serve --config-dir DIR [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
+  serve [--config-dir DIR] [--kubernetes [--watch-namespace NS] [--lease-namespace NS] [--leader-id ID]
+        [--lease-duration 15s]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
         [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path]
         [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere] [--forget-after 10m]
         run the control plane on a directory of YAML documents (watched for changes);
@@ -28,7 +30,12 @@ commands:
         certificate from that CA whose URI SAN is its SPIFFE id, and gets the view of
         that id's namespace; /debug/* answers loopback callers only unless
         --debug-from-anywhere (/healthz, /readyz, /metrics answer everyone);
-        --forget-after: how long a disconnected proxy's state is kept (at most 10,000 are)
+        --forget-after: how long a disconnected proxy's state is kept (at most 10,000 are);
+        --kubernetes reads routes, Services and EndpointSlices from the cluster (in-cluster
+        config, else KUBECONFIG or ~/.kube/config), beside --config-dir if both are given;
+        every replica serves xDS, the one holding the Lease mediamesh-control-plane in
+        --lease-namespace (default $POD_NAMESPACE, else mediamesh-system) writes route
+        status; --leader-id defaults to $POD_NAME, else the host name
   bootstrap --node-id ID [--xds-address host:port] [--admin-port 15000] [--cluster NAME] [--delta]
         [--extensions-address host:port] [--namespace NS] [--pod-ip IP] [--role sidecar|gateway]
         [--tls-cert FILE --tls-key FILE --ca FILE]
@@ -67,8 +74,16 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' } } });
-        if (!values['config-dir']) throw new Error('serve needs --config-dir DIR');
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' } } });
+        if (!values['config-dir'] && !values.kubernetes) throw new Error('serve needs --config-dir DIR, --kubernetes, or both');
+        for (const flag of ['watch-namespace', 'lease-namespace', 'leader-id', 'lease-duration'] as const) {
+          if (values[flag] !== undefined && !values.kubernetes) throw new Error(`--${flag} needs --kubernetes`);
+        }
+        const leaseDuration = values['lease-duration'] ?? '15s';
+        const leaseDurationProblem = durationProblem(leaseDuration);
+        if (leaseDurationProblem) throw new Error(`--lease-duration: ${leaseDurationProblem}`);
+        const leaseDurationMs = parseDurationMs(leaseDuration)!;
+        if (leaseDurationMs < 3000) throw new Error('--lease-duration: at least 3s (the leader renews every fifth of it)');
         const forgetAfter = values['forget-after'] ?? '10m';
         const forgetAfterProblem = durationProblem(forgetAfter);
         if (forgetAfterProblem) throw new Error(`--forget-after: ${forgetAfterProblem}`);
@@ -84,6 +99,14 @@ export async function main(argv: string[]): Promise<number> {
           tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], clientCa: tls['client-ca'] },
           debugFromAnywhere: values['debug-from-anywhere'] ?? false,
           forgetAfterMs: parseDurationMs(forgetAfter)!,
+          kubernetes: values.kubernetes
+            ? {
+                watchNamespace: values['watch-namespace'],
+                leaseNamespace: values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'mediamesh-system',
+                leaderId: values['leader-id'] ?? process.env.POD_NAME ?? hostname(),
+                leaseDurationMs,
+              }
+            : undefined,
         });
       }
       case 'bootstrap': {

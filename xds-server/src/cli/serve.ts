@@ -7,6 +7,8 @@ import { AdminServer } from '../admin/admin-server.js';
 import { ControlPlane } from '../control-plane.js';
 import { createLogger, errorMessage } from '../log.js';
 import { FileSource } from '../sources/file-source.js';
+import { KubernetesMode } from '../sources/kubernetes/cluster.js';
+import { KubeClient } from '../sources/kubernetes/kube-client.js';
 import { AdsServer, type AdsTls } from '../xds/ads-server.js';
 import type { RtpModuleSetting } from './rtp-module-option.js';
 
@@ -19,8 +21,19 @@ export interface TlsFiles {
   clientCa: string;
 }
 
+/** `serve --kubernetes`: the cluster as a config source, and who writes route status. */
+export interface KubernetesServeOptions {
+  watchNamespace?: string;
+  leaseNamespace: string;
+  leaderId: string;
+  leaseDurationMs: number;
+  /** Defaults to the in-cluster config, else KUBECONFIG or ~/.kube/config. */
+  client?: KubeClient;
+}
+
 export interface ServeOptions {
-  configDir: string;
+  configDir?: string;
+  kubernetes?: KubernetesServeOptions;
   /** An IP address, or a name resolved once to its first address (xDS and admin bind the same one). */
   listenHost: string;
   xdsPort: number;
@@ -41,6 +54,7 @@ export interface RunningControlPlane {
   xdsPort: number;
   adminPort: number;
   controlPlane: ControlPlane;
+  kubernetes?: KubernetesMode;
   stop(): Promise<void>;
 }
 
@@ -93,18 +107,23 @@ async function withPortHint(listening: Promise<number>, flag: string): Promise<n
 export async function startControlPlane(o: ServeOptions): Promise<RunningControlPlane> {
   const tls = o.tls ? loadTls(o.tls) : undefined;
   const host = await listenAddress(o.listenHost);
-  const controlPlane = new ControlPlane({ source: new FileSource(o.configDir), debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source }, forgetAfterMs: o.forgetAfterMs });
+  const kubernetes = o.kubernetes ? kubernetesMode(o.kubernetes) : undefined;
+  const sources = [...(o.configDir ? [new FileSource(o.configDir)] : []), ...(kubernetes ? [kubernetes.source] : [])];
+  const controlPlane = new ControlPlane({ sources, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source }, forgetAfterMs: o.forgetAfterMs });
+  if (kubernetes) log.info('waiting for the first list of every watched kind', { source: kubernetes.source.describe() });
   await controlPlane.start();
+  kubernetes?.attach(controlPlane);
   const ads = new AdsServer(controlPlane.cache, { tls });
   const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [], debugFromAnywhere: o.debugFromAnywhere });
   const stop = async (): Promise<void> => {
+    await kubernetes?.stop();
     controlPlane.stop();
     await Promise.all([ads.stop(), admin.stop()]);
   };
   try {
     const xdsPort = await withPortHint(ads.listen(host, o.xdsPort), '--xds-port');
     const adminPort = await withPortHint(admin.listen(host, o.adminPort), '--admin-port');
-    return { xdsPort, adminPort, controlPlane, stop };
+    return { xdsPort, adminPort, controlPlane, kubernetes, stop };
   } catch (err) {
     // Without both ports the process is no control plane: release everything so it can exit.
     await stop();
@@ -112,10 +131,18 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   }
 }
 
+function kubernetesMode(k: KubernetesServeOptions): KubernetesMode {
+  return new KubernetesMode({
+    client: k.client ?? KubeClient.fromEnvironment(),
+    namespace: k.watchNamespace,
+    leaderElection: { namespace: k.leaseNamespace, identity: k.leaderId, leaseDurationMs: k.leaseDurationMs, renewDeadlineMs: k.leaseDurationMs * 2 / 3, retryPeriodMs: k.leaseDurationMs / 5 },
+  });
+}
+
 /** Runs until SIGTERM/SIGINT, then closes streams and servers cleanly. */
 export async function serve(o: ServeOptions): Promise<number> {
   const running = await startControlPlane(o);
-  log.info('control plane ready', { configDir: o.configDir, xdsPort: running.xdsPort, adminPort: running.adminPort, mtls: o.tls !== undefined });
+  log.info('control plane ready', { configDir: o.configDir, kubernetes: running.kubernetes?.source.describe(), xdsPort: running.xdsPort, adminPort: running.adminPort, mtls: o.tls !== undefined });
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
   return new Promise((resolve) => {
     let stopping = false;

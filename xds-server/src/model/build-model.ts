@@ -56,18 +56,26 @@ function udpListenersFor(route: UdpRoute, claims: readonly ListenerClaim[], reso
   }));
 }
 
-/** Ready endpoints of the slices' port matching the Service port (by name, else targetPort). */
+/**
+ * Endpoints of the slices' port matching the Service port (by name, else
+ * targetPort): the ready ones (a missing `ready` means ready, as Kubernetes
+ * says). When none is ready, endpoints that are terminating but still serving
+ * take the traffic instead of none, as kube-proxy does during a rollout.
+ */
 function readyEndpoints(svcPort: ServicePort, slices: readonly EndpointSlice[]): EndpointModel[] {
-  const out: EndpointModel[] = [];
+  const ready: EndpointModel[] = [];
+  const draining: EndpointModel[] = [];
   for (const slice of slices) {
     if (slice.addressType === 'FQDN') continue;
     const slicePort = slice.ports?.find((p) => (p.name ?? '') === (svcPort.name ?? '')) ?? (slice.ports?.length === 1 ? slice.ports[0] : undefined);
     const port = slicePort?.port ?? (typeof svcPort.targetPort === 'number' ? svcPort.targetPort : svcPort.port);
     for (const endpoint of slice.endpoints) {
-      if (endpoint.conditions?.ready === false) continue;
-      for (const address of endpoint.addresses) out.push({ address, port });
+      const c = endpoint.conditions;
+      const into = c?.ready !== false ? ready : c.serving === true && c.terminating === true ? draining : undefined;
+      for (const address of endpoint.addresses) into?.push({ address, port });
     }
   }
+  const out = ready.length > 0 ? ready : draining;
   const unique = new Map(out.map((e) => [`${e.address}:${e.port}`, e]));
   return [...unique.values()].sort((a, b) => compareText(`${a.address}:${a.port}`, `${b.address}:${b.port}`));
 }

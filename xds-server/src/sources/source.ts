@@ -25,6 +25,12 @@ export interface SourceChange {
 
 export interface ConfigSource {
   describe(): string;
+  /**
+   * Resolves once the source knows its objects (a cluster source has listed
+   * every kind): the control plane loads nothing before, so a restart never
+   * serves an empty config in place of a full one.
+   */
+  start?(): Promise<void>;
   load(): SourceUpdate | Promise<SourceUpdate>;
   watch(onChange: (change: SourceChange) => void): void;
   close(): void;

@@ -117,14 +117,18 @@ function accepted(route: RouteAdmission, index: number): Condition {
   // A problem on another parent's field says nothing about this one, but the route is taken whole or not at all.
   const mine = route.problems.filter((p) => !/^spec\.parentRefs\[\d+\]/.test(p.field) || p.field.startsWith(parentField(index)));
   const shown = mine.length > 0 ? mine : route.problems;
-  const reason: ProblemCode = shown.find((p) => p.code && p.code !== 'BackendNotFound')?.code ?? 'Invalid';
+  const reason: ProblemCode = shown.find((p) => p.code && !isBackendRefProblem(p.code))?.code ?? 'Invalid';
   const serving = route.servedGeneration === undefined ? 'nothing of this route is serving' : `still serving generation ${route.servedGeneration}`;
   return { type: 'Accepted', status: 'False', reason, message: `${shown.map((p) => (p.field ? `${p.field}: ${p.reason}` : p.reason)).join('; ')}; ${serving}` };
 }
 
+function isBackendRefProblem(code: ProblemCode | undefined): boolean {
+  return code === 'BackendNotFound' || code === 'RefNotPermitted';
+}
+
 function resolvedRefs(route: RouteAdmission, listeners: readonly UdpListenerModel[]): Condition {
-  const missing = route.problems.filter((p) => p.code === 'BackendNotFound');
-  if (missing.length > 0) return { type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound', message: missing.map((p) => `${p.field}: ${p.reason}`).join('; ') };
+  const unresolved = route.problems.filter((p) => isBackendRefProblem(p.code));
+  if (unresolved.length > 0) return { type: 'ResolvedRefs', status: 'False', reason: unresolved[0]!.code!, message: unresolved.map((p) => `${p.field}: ${p.reason}`).join('; ') };
   const empty = new Set<string>();
   for (const l of listeners) for (const b of l.backends) if (b.weight > 0 && b.endpoints.length === 0) empty.add(`${b.service.namespace}/${b.service.name} port ${b.servicePort}`);
   if (empty.size > 0) return { type: 'ResolvedRefs', status: 'False', reason: 'NoReadyEndpoints', message: `no ready endpoints for backend ${[...empty].join(', ')}: its share of new sessions is dropped until one is ready` };
