@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { Node } from '../../xds-server/src/gen/envoy/config/core/v3/base.js';
 import type { Logger } from '../../xds-server/src/log.js';
 import type { ProxyView } from '../../xds-server/src/model/proxy-view.js';
-import { NodeIdClaimedError, type PeerIdentity, UNAUTHENTICATED } from '../../xds-server/src/xds/peer-identity.js';
-import { InvalidProxyMetadataError, proxyViewOf } from '../../xds-server/src/xds/proxy-view-of.js';
+import { NodeIdClaimedError, type PeerIdentity, plaintextPeer, UNAUTHENTICATED } from '../../xds-server/src/xds/peer-identity.js';
+import { InvalidProxyMetadataError, type PodLocator, proxyViewOf } from '../../xds-server/src/xds/proxy-view-of.js';
+import { podAddresses, slimInPlace } from '../../xds-server/src/sources/kubernetes/to-document.js';
+import { POD_KIND } from '../../xds-server/src/sources/kubernetes/api-access.js';
 import { SnapshotCache } from '../../xds-server/src/xds/snapshot-cache.js';
 
 const peerIn = (namespace: string): PeerIdentity => ({
@@ -93,5 +95,37 @@ describe('SnapshotCache node identity', () => {
     const cache = new SnapshotCache();
     assert.throws(() => cache.streamOpened(node({ 'mediamesh.io/role': 'x' }, 'bad'), 'sotw', UNAUTHENTICATED), InvalidProxyMetadataError);
     assert.equal(cache.nodeStatus('bad'), undefined);
+  });
+});
+
+describe('a plaintext proxy in a known pod', () => {
+  const pods: PodLocator = (address) => (address === '10.4.0.7' ? { namespace: 'games', name: 'server-0' } : undefined);
+  const from = (address: string): PeerIdentity => ({ authenticated: false, address });
+
+  it('gets the namespace of the pod it connects from, whatever its metadata claims, and a warning', () => {
+    const log = recordingLogger();
+    assert.deepEqual(proxyViewOf(node({ 'mediamesh.io/namespace': 'media', 'mediamesh.io/pod-ip': '10.9.9.9' }), from('10.4.0.7'), log, pods), { namespace: 'games', podIp: '10.4.0.7', role: 'sidecar' });
+    assert.equal(log.warnings.length, 1);
+    assert.match(log.warnings[0]!, /games\/server-0/);
+  });
+
+  it('keeps its metadata when no single pod has the address, and a gateway is never moved into a pod\'s namespace', () => {
+    assert.deepEqual(proxyViewOf(node({ 'mediamesh.io/namespace': 'media' }), from('10.4.0.8'), recordingLogger(), pods), { namespace: 'media', role: 'sidecar' });
+    assert.deepEqual(proxyViewOf(node({ 'mediamesh.io/role': 'gateway' }), from('10.4.0.7'), recordingLogger(), pods), { role: 'gateway' });
+  });
+
+  it('reads the address out of gRPC\'s peer strings', () => {
+    assert.deepEqual(plaintextPeer('10.4.0.7:45678'), { authenticated: false, address: '10.4.0.7' });
+    assert.deepEqual(plaintextPeer('ipv4:10.4.0.7:45678'), { authenticated: false, address: '10.4.0.7' });
+    assert.deepEqual(plaintextPeer('[fd00::7]:45678'), { authenticated: false, address: 'fd00::7' });
+    assert.deepEqual(plaintextPeer('[::ffff:10.4.0.7]:45678'), { authenticated: false, address: '10.4.0.7' });
+    assert.deepEqual(plaintextPeer('unix:/tmp/x'), UNAUTHENTICATED);
+  });
+
+  it('keeps only a pod\'s name, namespace and addresses in the informer cache', () => {
+    const pod = { metadata: { name: 'server-0', namespace: 'games', uid: 'u', resourceVersion: '9', labels: { app: 'x' }, managedFields: [{}] }, spec: { containers: [{ name: 'c', image: 'i' }] }, status: { podIP: '10.4.0.7', podIPs: [{ ip: '10.4.0.7' }, { ip: 'fd00::7' }], phase: 'Running' } };
+    slimInPlace(POD_KIND, pod);
+    assert.deepEqual(pod, { metadata: { name: 'server-0', namespace: 'games', uid: 'u', resourceVersion: '9' }, spec: {}, status: { podIP: '10.4.0.7', podIPs: [{ ip: '10.4.0.7' }, { ip: 'fd00::7' }] } });
+    assert.deepEqual(podAddresses(pod), { namespace: 'games', name: 'server-0', ips: ['10.4.0.7', 'fd00::7'], hostNetwork: false });
   });
 });

@@ -21,6 +21,7 @@ import { type MergedInputs, ObjectStore } from './store/object-store.js';
 import type { TranslateOptions, TranslationError } from './translate/translate.js';
 import { ViewSnapshots } from './translate/view-snapshots.js';
 import { ProxyResources } from './xds/proxy-resources.js';
+import type { PodLocator } from './xds/proxy-view-of.js';
 import { SnapshotCache } from './xds/snapshot-cache.js';
 import { Snapshot } from './xds/snapshot.js';
 
@@ -60,6 +61,8 @@ export interface ControlPlaneOptions {
   forgetAfterMs?: number;
   /** Disconnected proxies remembered at most (default 10,000; oldest forgotten first). */
   maxDisconnected?: number;
+  /** Finds the pod a plaintext proxy connects from: its namespace then decides the proxy's view. */
+  locatePod?: PodLocator;
 }
 
 export interface ConfigStatus {
@@ -106,7 +109,7 @@ export class ControlPlane {
     this.sources = [...(options.source ? [options.source] : []), ...(options.sources ?? [])];
     if (this.sources.length === 0) throw new Error('the control plane needs at least one config source');
     this.clock = options.clock ?? systemClock;
-    this.cache = new SnapshotCache({ clock: this.clock, forgetAfterMs: options.forgetAfterMs, maxDisconnected: options.maxDisconnected });
+    this.cache = new SnapshotCache({ clock: this.clock, forgetAfterMs: options.forgetAfterMs, maxDisconnected: options.maxDisconnected, locatePod: options.locatePod });
     this.debounceMs = options.debounceMs ?? 100;
     this.earlyApply = (options.earlyApply ?? true) && this.debounceMs > EARLY_APPLY_SETTLE_MS;
     this.views = new ViewSnapshots({ udpListeners: [], consumerNamespaces: new Set() }, options.translate ?? {});

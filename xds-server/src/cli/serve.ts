@@ -109,7 +109,8 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   const host = await listenAddress(o.listenHost);
   const kubernetes = o.kubernetes ? kubernetesMode(o.kubernetes) : undefined;
   const sources = [...(o.configDir ? [new FileSource(o.configDir)] : []), ...(kubernetes ? [kubernetes.source] : [])];
-  const controlPlane = new ControlPlane({ sources, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source }, forgetAfterMs: o.forgetAfterMs });
+  const locatePod = kubernetes ? (address: string) => kubernetes.source.locatePod(address) : undefined;
+  const controlPlane = new ControlPlane({ sources, locatePod, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source }, forgetAfterMs: o.forgetAfterMs });
   if (kubernetes) log.info('waiting for the first list of every watched kind', { source: kubernetes.source.describe() });
   await controlPlane.start();
   kubernetes?.attach(controlPlane);

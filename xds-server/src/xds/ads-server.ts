@@ -7,7 +7,7 @@ import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest } 
 import { createLogger } from '../log.js';
 import { DeltaStream } from './delta-stream.js';
 import { XDS_LIMITS } from './limits.js';
-import { identityFromCertificate, type PeerIdentity, UNAUTHENTICATED } from './peer-identity.js';
+import { identityFromCertificate, type PeerIdentity, plaintextPeer } from './peer-identity.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
 import type { AdsStream } from './stream-common.js';
@@ -104,7 +104,7 @@ export class AdsServer {
       call.emit('error', Object.assign(new Error(message), { code: GrpcStatus.RESOURCE_EXHAUSTED, details: message }));
       return;
     }
-    let peer: PeerIdentity = UNAUTHENTICATED;
+    let peer: PeerIdentity = plaintextPeer(call.getPeer());
     if (this.options.tls) {
       const identity = identityFromCertificate(call.getAuthContext().sslPeerCertificate);
       if (!identity.ok) {

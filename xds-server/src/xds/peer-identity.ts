@@ -14,10 +14,19 @@ export interface SpiffeIdentity {
 }
 
 export type PeerIdentity =
-  | { authenticated: false }
+  /** Plaintext: only the connection's source address is known (used to find the proxy's pod, if a cluster source knows it). */
+  | { authenticated: false; address?: string }
   | { authenticated: true; spiffe: SpiffeIdentity };
 
 export const UNAUTHENTICATED: PeerIdentity = Object.freeze({ authenticated: false });
+
+/** A plaintext peer from gRPC's peer string ("1.2.3.4:5678", "[::1]:5678", with or without an "ipv4:" scheme). */
+export function plaintextPeer(grpcPeer: string): PeerIdentity {
+  const text = grpcPeer.replace(/^ipv[46]:/, '');
+  const m = /^\[([^\]]+)\]:\d+$/.exec(text) ?? /^([^:]+):\d+$/.exec(text);
+  const address = m?.[1]?.replace(/^::ffff:(?=\d+\.)/, '');
+  return address ? { authenticated: false, address } : UNAUTHENTICATED;
+}
 
 
 const ISTIO_FORM = 'spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>';

@@ -1,6 +1,8 @@
 // Who a connecting proxy is, for routing: its node metadata (what
 // `mediamesh bootstrap` wrote), validated, with the namespace its client
-// certificate proves taking precedence over the one it claims.
+// certificate proves taking precedence over the one it claims; without a
+// certificate, the namespace of the pod it connects from, when a cluster
+// source knows that pod.
 import { isIP } from 'node:net';
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import { createLogger, type Logger } from '../log.js';
@@ -57,7 +59,10 @@ export function checkProxyMetadata(values: ProxyMetadataValues, name: (key: keyo
  * namespace whatever its metadata claims (a mismatch is logged); a proxy
  * with no namespace at all is a gateway. Throws InvalidProxyMetadataError.
  */
-export function proxyViewOf(node: Node, peer: PeerIdentity, log: Logger = defaultLog): ProxyView {
+/** The pod at an address, as a cluster source knows it: `undefined` if none, or if several share it (host network). */
+export type PodLocator = (address: string) => { namespace: string; name: string } | undefined;
+
+export function proxyViewOf(node: Node, peer: PeerIdentity, log: Logger = defaultLog, locatePod?: PodLocator): ProxyView {
   const metadata: Record<string, unknown> = node.metadata ?? {};
   const checked = checkProxyMetadata(
     { namespace: metadata[NODE_METADATA.namespace], podIp: metadata[NODE_METADATA.podIp], role: metadata[NODE_METADATA.role] },
@@ -72,13 +77,23 @@ export function proxyViewOf(node: Node, peer: PeerIdentity, log: Logger = defaul
       log.warn('node metadata claims another namespace than its certificate; using the certificate\'s', { node: node.id, claimed: claimed.namespace, proven: namespace, identity: peer.spiffe.uri });
     }
   }
+  let podIp = claimed.podIp;
+  // Without a certificate, the cluster still knows whose pod the connection comes from: a sidecar gets its pod's namespace.
+  const pod = !peer.authenticated && peer.address !== undefined && claimed.role !== 'gateway' ? locatePod?.(peer.address) : undefined;
+  if (pod && !peer.authenticated) {
+    if (claimed.namespace !== undefined && claimed.namespace !== pod.namespace) {
+      log.warn('node metadata claims another namespace than the pod it connects from; using the pod\'s', { node: node.id, claimed: claimed.namespace, pod: `${pod.namespace}/${pod.name}`, address: peer.address });
+    }
+    namespace = pod.namespace;
+    podIp = peer.address;
+  }
   const role = claimed.role ?? (namespace === undefined ? 'gateway' : 'sidecar');
   if (role === 'sidecar' && namespace === undefined) {
     throw new InvalidProxyMetadataError(`node "${node.id}": role "sidecar" needs node metadata ${NODE_METADATA.namespace} (a proxy without a namespace is a gateway)`);
   }
   return {
     ...(namespace !== undefined && { namespace }),
-    ...(claimed.podIp !== undefined && { podIp: claimed.podIp }),
+    ...(podIp !== undefined && { podIp }),
     role,
   };
 }

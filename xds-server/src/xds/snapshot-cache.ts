@@ -8,7 +8,7 @@ import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { NodeStatus, TypeStatus } from './node-status.js';
 import { identityUri, NodeIdClaimedError, type PeerIdentity } from './peer-identity.js';
-import { proxyViewOf } from './proxy-view-of.js';
+import { type PodLocator, proxyViewOf } from './proxy-view-of.js';
 import type { Snapshot } from './snapshot.js';
 import type { TypeUrl } from './type-urls.js';
 
@@ -34,6 +34,8 @@ export interface SnapshotCacheOptions {
   clock?: Clock;
   forgetAfterMs?: number;
   maxDisconnected?: number;
+  /** Finds the pod a plaintext proxy connects from (the Kubernetes source knows pods). */
+  locatePod?: PodLocator;
 }
 
 export class SnapshotCache {
@@ -50,7 +52,7 @@ export class SnapshotCache {
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly events: CacheEvents[] = [];
 
-  constructor(options: SnapshotCacheOptions = {}) {
+  constructor(private readonly options: SnapshotCacheOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.forgetAfterMs = options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS;
     this.maxDisconnected = options.maxDisconnected ?? DEFAULT_MAX_DISCONNECTED;
@@ -101,7 +103,7 @@ export class SnapshotCache {
    * identity holds the node id on an open stream (NodeIdClaimedError).
    */
   streamOpened(node: Node, protocol: 'sotw' | 'delta', peer: PeerIdentity): void {
-    const view = proxyViewOf(node, peer);
+    const view = proxyViewOf(node, peer, undefined, this.options.locatePod);
     const identity = identityUri(peer);
     let status = this.statuses.get(node.id);
     if (status?.connected && status.identity !== identity) throw new NodeIdClaimedError(node.id, status.identity, identity);

@@ -3,7 +3,7 @@
 // manifests/ must grant exactly this (a unit test compares them).
 
 export interface WatchedKind {
-  kind: 'UdpRoute' | 'RtspRoute' | 'Service' | 'EndpointSlice';
+  kind: 'UdpRoute' | 'RtspRoute' | 'Service' | 'EndpointSlice' | 'Pod';
   /** API group ('' for core). */
   group: string;
   version: string;
@@ -16,6 +16,9 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   { kind: 'Service', group: '', version: 'v1', plural: 'services' },
   { kind: 'EndpointSlice', group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices' },
 ];
+
+/** Pods are not config: the source reads their addresses to know which pod a plaintext proxy connects from. */
+export const POD_KIND: WatchedKind = { kind: 'Pod', group: '', version: 'v1', plural: 'pods' };
 
 /** Route kinds whose status the leader writes (the status subresource, by merge patch). */
 export const STATUS_KINDS: readonly WatchedKind[] = WATCHED_KINDS.filter((k) => k.group === 'mediamesh.io');
@@ -33,7 +36,7 @@ export interface AccessRule {
 
 export function clusterAccess(): AccessRule[] {
   return [
-    ...WATCHED_KINDS.map((k) => ({ group: k.group, resource: k.plural, verbs: ['list', 'watch'] })),
+    ...[...WATCHED_KINDS, POD_KIND].map((k) => ({ group: k.group, resource: k.plural, verbs: ['list', 'watch'] })),
     ...STATUS_KINDS.map((k) => ({ group: k.group, resource: `${k.plural}/status`, verbs: ['patch'] })),
   ];
 }

@@ -13,10 +13,10 @@ import type { ConfigProblem } from '../../api/validate.js';
 import { type Clock, systemClock, type TimerHandle } from '../../clock.js';
 import { createLogger, errorMessage, type Logger } from '../../log.js';
 import type { ConfigSource, SourceChange, SourceUpdate } from '../source.js';
-import { collectionPath, WATCHED_KINDS, type WatchedKind } from './api-access.js';
+import { collectionPath, POD_KIND, WATCHED_KINDS, type WatchedKind } from './api-access.js';
 import type { KubeClient } from './kube-client.js';
 import type { ApiRouteParentStatus } from './status-writer.js';
-import { type ApiObject, KUBERNETES_ORIGIN, toDocument } from './to-document.js';
+import { type ApiObject, KUBERNETES_ORIGIN, podAddresses, slimInPlace, toDocument } from './to-document.js';
 
 export const RESTART_BACKOFF_MS = { first: 500, max: 30_000 } as const;
 
@@ -61,7 +61,11 @@ export class KubernetesSource implements ConfigSource {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly watcher: Watch;
+  /** The config kinds (published as documents), then the pods (read for proxy identity only). */
   private readonly kinds: KindWatch[];
+  private readonly pods: KindWatch;
+  /** Pod by address, rebuilt on the first lookup after any pod event. */
+  private podIndex?: Map<string, { namespace: string; name: string } | 'shared'>;
   private onChange?: (change: SourceChange) => void;
   private closed = false;
   private readonly listedWaiters = new Set<() => void>();
@@ -70,11 +74,13 @@ export class KubernetesSource implements ConfigSource {
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? createLogger('kubernetes-source');
     this.watcher = new Watch(client.config);
-    this.kinds = WATCHED_KINDS.map((kind) => {
+    const watchOf = (kind: WatchedKind): KindWatch => {
       const entry = { kind, lastSeen: [], listed: false, everListed: false, failures: 0, documents: new WeakMap(), generations: new Map() } as unknown as KindWatch;
       entry.informer = this.makeInformer(entry);
       return entry;
-    });
+    };
+    this.kinds = WATCHED_KINDS.map(watchOf);
+    this.pods = watchOf(POD_KIND);
   }
 
   private makeInformer(k: KindWatch): Informer {
@@ -82,19 +88,24 @@ export class KubernetesSource implements ConfigSource {
     let informer: Informer;
     const list = async () => {
       const answer = await this.client.get<{ items?: ApiObject[] | null; metadata?: { resourceVersion?: string } }>(path);
+      for (const item of answer.items ?? []) slimInPlace(k.kind, item);
       // ListWatch stores the items right after this resolves; look once it has.
       setImmediate(() => this.listSucceeded(k, informer));
       return { ...answer, items: answer.items ?? [] } as never;
     };
     informer = new ListWatch(path, this.watcher, list, false);
     const changed = () => {
-      if (k.informer === informer && k.listed) this.changed();
+      if (k.kind === POD_KIND) this.podIndex = undefined;
+      else if (k.informer === informer && k.listed) this.changed();
     };
     informer.on('add', (object: KubernetesObject) => {
+      slimInPlace(k.kind, object as ApiObject);
       if (k.kind.group === 'mediamesh.io') specChanged(k, object);
       changed();
     });
     informer.on('update', (object: KubernetesObject) => {
+      slimInPlace(k.kind, object as ApiObject);
+      if (k.kind === POD_KIND) return changed();
       // A route's own status write (ours, every few changes) bumps no generation: nothing to reload for it.
       if (k.kind.group === 'mediamesh.io' && !specChanged(k, object)) return;
       changed();
@@ -115,7 +126,7 @@ export class KubernetesSource implements ConfigSource {
 
   /** Starts every informer; resolves once each kind has been listed once (a control plane must not serve an empty cluster). */
   async start(): Promise<void> {
-    for (const k of this.kinds) void this.startInformer(k);
+    for (const k of [...this.kinds, this.pods]) void this.startInformer(k);
     await this.ready();
   }
 
@@ -157,10 +168,25 @@ export class KubernetesSource implements ConfigSource {
 
   close(): void {
     this.closed = true;
-    for (const k of this.kinds) {
+    for (const k of [...this.kinds, this.pods]) {
       this.clock.clearTimeout(k.restartTimer);
       void k.informer.stop().catch(() => undefined);
     }
+  }
+
+  /** The pod that owns `address` (not a host-network one, and only if exactly one does). */
+  locatePod(address: string): { namespace: string; name: string } | undefined {
+    if (!this.podIndex) {
+      this.podIndex = new Map();
+      const objects = this.pods.listed ? this.pods.informer.list() : this.pods.lastSeen;
+      for (const object of objects) {
+        const pod = podAddresses(object as ApiObject);
+        if (!pod || pod.hostNetwork) continue;
+        for (const ip of pod.ips) this.podIndex.set(ip, this.podIndex.has(ip) ? 'shared' : { namespace: pod.namespace, name: pod.name });
+      }
+    }
+    const found = this.podIndex.get(address);
+    return found === 'shared' ? undefined : found;
   }
 
   /** A route's status as stored in the cluster (what the status writer compares with). */
@@ -192,6 +218,13 @@ export class KubernetesSource implements ConfigSource {
 
   private listSucceeded(k: KindWatch, informer: Informer): void {
     if (this.closed || k.informer !== informer || k.listed) return;
+    if (k.kind === POD_KIND) {
+      k.listed = true;
+      k.failure = undefined;
+      k.failures = 0;
+      this.podIndex = undefined;
+      return;
+    }
     const recovered = k.failure !== undefined;
     k.listed = true;
     k.failure = undefined;
@@ -206,6 +239,7 @@ export class KubernetesSource implements ConfigSource {
 
   private failed(k: KindWatch, err: unknown): void {
     if (this.closed) return;
+    if (k.kind === POD_KIND && k.listed) this.podIndex = undefined;
     k.failure = errorMessage(err);
     k.failures++;
     // Keep serving what was seen; a fresh informer lists everything again, so deletions meanwhile are not missed.

@@ -50,6 +50,8 @@ function project(kind: WatchedKind, o: ApiObject): Record<string, unknown> | und
       return projectService(apiVersion, metadata, o.spec as ServiceSpec | undefined);
     case 'EndpointSlice':
       return projectEndpointSlice(apiVersion, metadata, o);
+    case 'Pod':
+      return undefined;
   }
 }
 
@@ -122,4 +124,41 @@ function definedConditions(c: NonNullable<SliceEndpoint['conditions']>): Record<
   const out: Record<string, boolean> = {};
   for (const key of ['ready', 'serving', 'terminating'] as const) if (typeof c[key] === 'boolean') out[key] = c[key];
   return out;
+}
+
+/** A pod as far as proxy identity needs it: where it is, and whether its address is its own. */
+export interface PodAddresses {
+  namespace: string;
+  name: string;
+  ips: string[];
+  /** A host-network pod shares the node's address with every other such pod: it identifies nobody. */
+  hostNetwork: boolean;
+}
+
+export function podAddresses(o: ApiObject): PodAddresses | undefined {
+  const m = o.metadata;
+  if (!m?.name || !m.namespace) return undefined;
+  const status = o.status as { podIP?: string; podIPs?: { ip?: string }[] } | undefined;
+  const ips = [...new Set([status?.podIP, ...(status?.podIPs ?? []).map((p) => p.ip)].filter((ip): ip is string => typeof ip === 'string' && ip.length > 0))];
+  return { namespace: m.namespace, name: m.name, ips, hostNetwork: (o.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork === true };
+}
+
+/**
+ * Drops, in place, what the informer's cache need not keep: every object's
+ * managedFields and kubectl's last-applied copy, and all of a pod but its
+ * name, namespace, version, host-network flag and addresses. The cache holds
+ * every pod of the cluster; a pod's spec is most of its size.
+ */
+export function slimInPlace(kind: WatchedKind, o: ApiObject): void {
+  const m = o.metadata as (ApiObject['metadata'] & { managedFields?: unknown }) | undefined;
+  if (m) {
+    delete m.managedFields;
+    if (m.annotations) m.annotations = withoutLastApplied(m.annotations);
+  }
+  if (kind.kind !== 'Pod') return;
+  const spec = o.spec as { hostNetwork?: boolean } | undefined;
+  const status = o.status as { podIP?: string; podIPs?: unknown } | undefined;
+  o.spec = spec?.hostNetwork ? { hostNetwork: true } : {};
+  o.status = { ...(status?.podIP ? { podIP: status.podIP } : {}), ...(status?.podIPs ? { podIPs: status.podIPs } : {}) };
+  if (m) o.metadata = { name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion, uid: m.uid };
 }
