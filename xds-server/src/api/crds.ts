@@ -4,9 +4,10 @@
 //
 // Kubernetes wants a structural schema: every node typed, `properties` and
 // `additionalProperties` not both set, no `const`, `propertyNames` or `$ref`.
-// What that drops (unknown-field rejection, clock-rate key patterns) the API
-// server replaces with pruning, and the control plane still checks when it
-// reads the object.
+// What that drops (unknown-field rejection) the API server replaces with
+// pruning (and `kubectl apply`'s strict field validation), and the control
+// plane still checks when it reads the object. The schemas' CEL rules
+// (x-kubernetes-validations, see route-rules.ts) pass through unchanged.
 import { rtspRouteSchema, udpRouteSchema } from './schemas.js';
 import { MEDIAMESH_API_VERSION } from './types.js';
 
