@@ -66,7 +66,7 @@ describe('CRDs on a real kube-apiserver', function () {
       const header = (await api.kubectl(['get', 'udproutes.mediamesh.io'])).split('\n')[0]!.trim().split(/\s+/);
       assert.deepEqual(header, ['NAME', 'PROTOCOL', 'PARENT', 'PORT', 'ACCEPTED', 'PROGRAMMED', 'AGE']);
       const wide = (await api.kubectl(['get', 'rtsproutes.mediamesh.io', '-o', 'wide'])).split('\n')[0]!.trim().split(/\s+/);
-      assert.deepEqual(wide, ['NAME', 'PARENT', 'PORT', 'ACCEPTED', 'PROGRAMMED', 'AGE', 'TRANSPORT', 'HOSTNAMES']);
+      assert.deepEqual(wide, ['NAME', 'PARENT', 'PORT', 'ACCEPTED', 'PROGRAMMED', 'TRANSPORT', 'HOSTNAMES', 'AGE']);
 
       const condition = (type: string, status: string) => ({ type, status, reason: status === 'True' ? type : 'Pending', message: '', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 });
       const status = { status: { parents: [{ parentRef: { name: 'feed', port: 5000 }, controllerName: 'mediamesh.io/control-plane', conditions: [condition('Accepted', 'True'), condition('Programmed', 'False')] }] } };
