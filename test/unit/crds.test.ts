@@ -34,7 +34,7 @@ function structuralViolations(node: Schema, at: string): string[] {
 
 /** Ajv validators for each kind's CRD schema (Kubernetes' own keywords are annotations here). */
 function crdValidators() {
-  const ajv = new Ajv({ allErrors: true, strict: true, keywords: ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string'] });
+  const ajv = new Ajv({ allErrors: true, strict: true, keywords: ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-validations'] });
   return new Map(customResourceDefinitions().map((crd) => {
     const spec = crd.spec as { names: { kind: string }; versions: { schema: { openAPIV3Schema: Schema } }[] };
     return [spec.names.kind, ajv.compile(spec.versions[0]!.schema.openAPIV3Schema)];

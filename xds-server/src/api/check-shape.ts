@@ -1,9 +1,11 @@
 // The first look at a raw document: which object it claims to be, whether it
 // has the shape of its kind (JSON Schema), and the checks that need nothing
-// but the document itself (addresses that are IPs, durations Envoy accepts).
+// but the document itself (addresses that are IPs, durations Envoy accepts,
+// and route-rules.ts: the rules the CRDs state in CEL).
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isIpAddress, parseIp } from './addresses.js';
 import { durationProblem } from './duration.js';
+import { routeRuleProblems } from './route-rules.js';
 import { schemasByKind } from './schemas.js';
 import { type EndpointSlice, type MeshDocument, namespaceOf, objectKey, type RtspRoute, type Service, type UdpRoute } from './types.js';
 
@@ -71,8 +73,8 @@ function localProblems(doc: MeshDocument): FieldProblem[] {
   switch (doc.kind) {
     case 'Service': return serviceProblems(doc);
     case 'EndpointSlice': return endpointSliceProblems(doc);
-    case 'UdpRoute': return udpRouteDurations(doc);
-    case 'RtspRoute': return rtspRouteDurations(doc);
+    case 'UdpRoute': return [...udpRouteDurations(doc), ...routeRuleProblems(doc)];
+    case 'RtspRoute': return [...rtspRouteDurations(doc), ...routeRuleProblems(doc)];
   }
 }
 
@@ -108,9 +110,7 @@ function durationProblems(fields: Record<string, unknown>): FieldProblem[] {
 }
 
 function udpRouteDurations(route: UdpRoute): FieldProblem[] {
-  const problems = durationProblems({ 'spec.idleTimeout': route.spec.idleTimeout });
-  if (route.spec.rtp && route.spec.protocol !== 'RTP') problems.push({ field: 'spec.rtp', reason: 'rtp settings need protocol: RTP' });
-  return problems;
+  return durationProblems({ 'spec.idleTimeout': route.spec.idleTimeout });
 }
 
 function rtspRouteDurations(route: RtspRoute): FieldProblem[] {

@@ -4,9 +4,10 @@
 //
 // Kubernetes wants a structural schema: every node typed, `properties` and
 // `additionalProperties` not both set, no `const`, `propertyNames` or `$ref`.
-// What that drops (unknown-field rejection, clock-rate key patterns) the API
-// server replaces with pruning, and the control plane still checks when it
-// reads the object.
+// What that drops (unknown-field rejection) the API server replaces with
+// pruning (and `kubectl apply`'s strict field validation), and the control
+// plane still checks when it reads the object. The schemas' CEL rules
+// (x-kubernetes-validations, see route-rules.ts) pass through unchanged.
 import { rtspRouteSchema, udpRouteSchema } from './schemas.js';
 import { MEDIAMESH_API_VERSION } from './types.js';
 
@@ -19,8 +20,31 @@ interface KindSpec {
   plural: string;
   schema: Schema;
   shortNames: string[];
-  printerColumns: { name: string; type: string; jsonPath: string; description?: string }[];
+  printerColumns: PrinterColumn[];
 }
+
+interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  description?: string;
+  /** 1: only in `kubectl get -o wide`. */
+  priority?: number;
+}
+
+// The first parent, and its conditions as the control plane writes them
+// (status.parents[] in parentRefs order, Gateway API style). A column shows
+// the first match of its path only.
+const parentColumns: PrinterColumn[] = [
+  { name: 'Parent', type: 'string', jsonPath: '.spec.parentRefs[0].name', description: 'The first parent Service' },
+  { name: 'Port', type: 'integer', jsonPath: '.spec.parentRefs[0].port', description: "The first parent's port" },
+];
+const conditionColumns: PrinterColumn[] = ['Accepted', 'Programmed'].map((type) => ({
+  name: type,
+  type: 'string',
+  jsonPath: `.status.parents[0].conditions[?(@.type=="${type}")].status`,
+  description: `The ${type} condition of the first parent: ${type === 'Accepted' ? 'the route is valid and its references resolve' : 'the proxies that should have it hold it (False with the reason if Envoy rejected it)'}`,
+}));
 
 const kinds: KindSpec[] = [
   {
@@ -29,8 +53,10 @@ const kinds: KindSpec[] = [
     schema: udpRouteSchema,
     shortNames: ['udpr'],
     printerColumns: [
-      { name: 'Protocol', type: 'string', jsonPath: '.spec.protocol', description: 'RTP (tracked by the RTP filter) or Raw' },
-      { name: 'Affinity', type: 'string', jsonPath: '.spec.sessionAffinity', description: 'How sessions stick to a backend' },
+      { name: 'Protocol', type: 'string', jsonPath: '.spec.protocol', description: 'RTP (tracked by the RTP filter) or Raw (the default when empty)' },
+      ...parentColumns,
+      ...conditionColumns,
+      { name: 'Affinity', type: 'string', jsonPath: '.spec.sessionAffinity', description: 'How sessions stick to a backend', priority: 1 },
     ],
   },
   {
@@ -38,7 +64,12 @@ const kinds: KindSpec[] = [
     plural: 'rtsproutes',
     schema: rtspRouteSchema,
     shortNames: ['rtspr'],
-    printerColumns: [{ name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames', description: 'RTSP hostnames the route matches' }],
+    printerColumns: [
+      ...parentColumns,
+      ...conditionColumns,
+      { name: 'Transport', type: 'string', jsonPath: '.spec.rules[0].transport', description: "The first rule's RTP transport (Auto when empty)", priority: 1 },
+      { name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames', description: 'RTSP hostnames the route matches', priority: 1 },
+    ],
   },
 ];
 

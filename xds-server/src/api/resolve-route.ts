@@ -1,12 +1,11 @@
 // A route's references resolved once: the listener addresses its parents give
 // it and the backend Services it sends to. What does not resolve is a problem
-// on the field that named it.
+// on the field that named it. Rules on the document alone (port ranges, a port
+// served twice, weights, path forms) were checked before, with the CRDs' own
+// words (route-rules.ts).
 import { type IpAddress, isIpAddress, parseIp } from './addresses.js';
 import type { FieldProblem } from './check-shape.js';
 import { type BackendRef, namespaceOf, type ObjectMeta, type ParentRef, type RtspRoute, type Service, type ServicePort, type UdpRoute } from './types.js';
-
-/** A route makes one listener per port it serves; this bounds what one document can ask for. */
-export const MAX_LISTENERS_PER_ROUTE = 1000;
 
 export type ListenerProtocol = 'UDP' | 'TCP';
 
@@ -59,7 +58,6 @@ function resolveParents(parents: readonly ParentRef[], meta: ObjectMeta, service
   const problems: FieldProblem[] = [];
   const claims: ListenerClaim[] = [];
   const routeNamespace = namespaceOf(meta);
-  const portOwner = new Map<number, number>();
   parents.forEach((ref, i) => {
     const field = `spec.parentRefs[${i}]`;
     const svcNamespace = ref.namespace ?? routeNamespace;
@@ -68,20 +66,13 @@ function resolveParents(parents: readonly ParentRef[], meta: ObjectMeta, service
     const address = svc.spec.clusterIP === undefined || svc.spec.clusterIP === 'None' ? undefined : parseIp(svc.spec.clusterIP);
     if (!address || !isIpAddress(address)) return problems.push({ field: `${field}.name`, reason: `Service ${svcNamespace}/${ref.name} has no clusterIP for the listener to serve`, code: 'NoMatchingParent' });
     const end = ref.endPort ?? ref.port;
-    if (end < ref.port) return problems.push({ field: `${field}.endPort`, reason: `endPort ${end} is below port ${ref.port}` });
     if (ref.endPort === undefined) {
       const svcPort = svc.spec.ports.find((p) => p.port === ref.port);
       if (!svcPort) return problems.push({ field: `${field}.port`, reason: `Service ${svcNamespace}/${ref.name} has no port ${ref.port}`, code: 'NoMatchingParent' });
       if ((svcPort.protocol ?? 'TCP') !== protocol) return problems.push({ field: `${field}.port`, reason: `${kind} needs a ${protocol} port; Service port ${ref.port} is ${svcPort.protocol ?? 'TCP'}`, code: 'NoMatchingParent' });
     }
-    if (claims.length + (end - ref.port + 1) > MAX_LISTENERS_PER_ROUTE) {
-      return problems.push({ field: ref.endPort === undefined ? `${field}.port` : `${field}.endPort`, reason: `the route would serve more than ${MAX_LISTENERS_PER_ROUTE} ports (one listener each); split it or narrow the range`, code: 'ResourceLimit' });
-    }
+    // route-rules.ts has bounded the ports and kept them apart: one claim per port.
     for (let port = ref.port; port <= end; port++) {
-      // Listener names carry the route and port, so one route serves a port once.
-      const other = portOwner.get(port);
-      if (other !== undefined) return problems.push({ field: `${field}.port`, reason: `port ${port} is already served by this route through spec.parentRefs[${other}]; a route serves each port once (use a second route for a second Service on the same port)`, code: 'Conflicted' });
-      portOwner.set(port, i);
       claims.push({
         field: `${field}.port`,
         protocol,
@@ -125,9 +116,6 @@ function resolveBackends(refs: readonly BackendRef[], meta: ObjectMeta, services
     if (!servicePort) return problems.push({ field: `${field}.port`, reason: `backend Service ${namespace}/${ref.name} has no port ${ref.port}`, code: 'BackendNotFound' });
     return resolved.push({ service: { namespace, name: ref.name }, servicePort, weight: ref.weight ?? 1 });
   });
-  if (refs.length > 0 && refs.reduce((sum, b) => sum + (b.weight ?? 1), 0) === 0) {
-    problems.push({ field: fieldPrefix, reason: 'backend weights sum to 0: no backend would get traffic' });
-  }
   return resolved;
 }
 
@@ -148,13 +136,9 @@ function rtspMatchProblems(route: RtspRoute): FieldProblem[] {
   route.spec.rules.forEach((rule, r) => (rule.matches ?? []).forEach((match, m) => {
     const path = match.path;
     if (!path) return;
-    const field = `spec.rules[${r}].matches[${m}].path.value`;
-    if ((path.type ?? 'PathPrefix') === 'RegularExpression') {
-      const bad = regexProblem(path.value);
-      if (bad) problems.push({ field, reason: bad });
-    } else if (!path.value.startsWith('/')) {
-      problems.push({ field, reason: `path "${path.value}" must start with /` });
-    }
+    if ((path.type ?? 'PathPrefix') !== 'RegularExpression') return;
+    const bad = regexProblem(path.value);
+    if (bad) problems.push({ field: `spec.rules[${r}].matches[${m}].path.value`, reason: bad });
   }));
   return problems;
 }

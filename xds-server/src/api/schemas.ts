@@ -2,12 +2,17 @@
 // checks meaning (references, clashes, regexes). Unknown fields are errors so
 // a typo is reported instead of silently ignored. Descriptions on our own
 // kinds end up in the CRDs (api/crds.ts), so `kubectl explain` shows them.
+// Rules JSON Schema cannot say sit on their nodes as CEL
+// (x-kubernetes-validations: the API server applies them, the validator
+// ignores the keyword and runs route-rules.ts's TypeScript twin instead).
 
+import { type CelRule, celRules, MAX_PATH_REGEX_LENGTH } from './route-rules.js';
 import { MEDIAMESH_API_VERSION } from './types.js';
 
 type Schema = Record<string, unknown>;
 
 const doc = (description: string, schema: Schema): Schema => ({ description, ...schema });
+const withRules = (schema: Schema, ...rules: CelRule[]): Schema => ({ ...schema, 'x-kubernetes-validations': rules.map((r) => ({ ...r })) });
 
 const dnsLabel = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' };
 const dnsSubdomain = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' };
@@ -28,7 +33,7 @@ const metadata: Schema = {
   additionalProperties: true,
 };
 
-const parentRef: Schema = doc('The Service clients send to, and the port (or port range) of it the route takes over.', {
+const parentRef: Schema = withRules(doc('The Service clients send to, and the port (or port range) of it the route takes over.', {
   type: 'object',
   required: ['name', 'port'],
   additionalProperties: false,
@@ -40,7 +45,9 @@ const parentRef: Schema = doc('The Service clients send to, and the port (or por
     port: doc('Service port the route attaches to.', port),
     endPort: doc('With port, the route takes every port from port to endPort (e.g. RTP/RTCP pairs).', port),
   },
-});
+}), celRules.endPortNotBelowPort);
+
+const parentRefs: Schema = withRules({ type: 'array', minItems: 1, maxItems: 16, items: parentRef }, celRules.portServedOnce, celRules.boundedPortCount);
 
 const backendRef: Schema = doc('A Service that receives traffic, and its share.', {
   type: 'object',
@@ -55,6 +62,8 @@ const backendRef: Schema = doc('A Service that receives traffic, and its share.'
     weight: doc('Relative share of sessions (default 1; 0 sends none). 90 and 10 make a 10% canary.', { type: 'integer', minimum: 0, maximum: 1_000_000 }),
   },
 });
+
+const backendRefs: Schema = withRules({ type: 'array', minItems: 1, maxItems: 16, items: backendRef }, celRules.someBackendWeighted);
 
 const apiVersionOf = (v: string): Schema => ({ type: 'string', const: v });
 
@@ -74,37 +83,37 @@ function customResource(kind: string, spec: Schema): Schema {
   };
 }
 
-export const udpRouteSchema: Schema = customResource('UdpRoute', doc('Sends UDP datagrams that reach a Service port to weighted backend Services, through the sidecar.', {
+export const udpRouteSchema: Schema = customResource('UdpRoute', withRules(doc('Sends UDP datagrams that reach a Service port to weighted backend Services, through the sidecar.', {
   type: 'object',
   required: ['parentRefs', 'backendRefs'],
   additionalProperties: false,
   properties: {
-    parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
+    parentRefs,
     protocol: doc('RTP: the RTP filter counts packets, loss, reordering and jitter. Raw (default): plain UDP.', { type: 'string', enum: ['RTP', 'Raw'] }),
-    backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
+    backendRefs,
     sessionAffinity: doc('SourceIPPort (default): one session per client address and port. SourceIP: every flow of a client to the same backend. None: each datagram balanced on its own.', { type: 'string', enum: ['SourceIP', 'SourceIPPort', 'None'] }),
     idleTimeout: doc('A session with no datagrams for this long ends (Go duration, default 60s).', duration),
     rtp: doc('RTP settings, used when protocol is RTP.', {
       type: 'object',
       additionalProperties: false,
       properties: {
-        clockRate: doc('RTP clock rate in Hz by payload type ("0".."127"), for jitter; defaults follow RFC 3551, 90 kHz for dynamic types.', {
+        clockRate: withRules(doc('RTP clock rate in Hz by payload type ("0".."127"), for jitter; defaults follow RFC 3551, 90 kHz for dynamic types.', {
           type: 'object',
-          propertyNames: { pattern: '^([0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])$' },
+          maxProperties: 128,
           additionalProperties: { type: 'integer', minimum: 1, maximum: 10_000_000 },
-        }),
+        }), celRules.clockRateKeys),
         trackSequence: doc('Accepted for forward compatibility; no effect yet (RTP routes always track sequence numbers).', { type: 'boolean' }),
       },
     }),
   },
-}));
+}), celRules.rtpNeedsProtocolRtp));
 
 export const rtspRouteSchema: Schema = customResource('RtspRoute', doc('RTSP routing by URL to weighted backend Services (schema only: not translated yet).', {
   type: 'object',
   required: ['parentRefs', 'rules'],
   additionalProperties: false,
   properties: {
-    parentRefs: { type: 'array', minItems: 1, maxItems: 16, items: parentRef },
+    parentRefs,
     hostnames: { type: 'array', maxItems: 16, items: dnsSubdomain },
     rules: {
       type: 'array',
@@ -122,24 +131,24 @@ export const rtspRouteSchema: Schema = customResource('RtspRoute', doc('RTSP rou
               type: 'object',
               additionalProperties: false,
               properties: {
-                path: {
+                path: withRules({
                   type: 'object',
                   required: ['value'],
                   additionalProperties: false,
                   properties: {
-                    type: { type: 'string', enum: ['Exact', 'PathPrefix', 'RegularExpression'] },
-                    value: { type: 'string', minLength: 1, maxLength: 1024 },
+                    type: doc('PathPrefix (the default), Exact, or RegularExpression (RE2).', { type: 'string', enum: ['Exact', 'PathPrefix', 'RegularExpression'] }),
+                    value: doc(`The path; Exact and PathPrefix values start with /, a RegularExpression is at most ${MAX_PATH_REGEX_LENGTH} characters.`, { type: 'string', minLength: 1, maxLength: 1024 }),
                   },
-                },
+                }, celRules.pathIsAbsolute, celRules.boundedPathRegex),
               },
             },
           },
-          backendRefs: { type: 'array', minItems: 1, maxItems: 16, items: backendRef },
+          backendRefs,
           transport: { type: 'string', enum: ['Auto', 'TCP', 'UDP'] },
         },
       },
     },
-    healthCheck: {
+    healthCheck: withRules({
       type: 'object',
       additionalProperties: false,
       properties: {
@@ -148,7 +157,7 @@ export const rtspRouteSchema: Schema = customResource('RtspRoute', doc('RTSP rou
         healthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
         unhealthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
       },
-    },
+    }, celRules.healthCheckTimeoutWithinInterval),
     outlierDetection: {
       type: 'object',
       additionalProperties: false,

@@ -1,0 +1,72 @@
+// The control plane's manifests as `kubectl apply -k manifests/` reads them,
+// and the RBAC table they must grant: shared by the unit test that reads the
+// files (test/unit/manifests.test.ts) and the one that applies them to a real
+// API server (test/integration/manifests-apply.test.ts).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
+
+export const MANIFESTS_DIR = path.join(projectRoot(), 'manifests');
+
+export const NAMESPACE = 'mediamesh-system';
+export const NAME = 'mediamesh-control-plane';
+/** The Lease the leader holds (the Role names it). */
+export const LEASE_NAME = 'mediamesh-control-plane';
+
+export interface Grant {
+  apiGroup: string;
+  resource: string;
+  verb: string;
+  /** Set when the grant is for these objects only. */
+  resourceNames?: string[];
+}
+
+export const grants = (apiGroup: string, resources: string[], verbs: string[], resourceNames?: string[]): Grant[] =>
+  resources.flatMap((resource) => verbs.map((verb) => ({ apiGroup, resource, verb, ...(resourceNames ? { resourceNames } : {}) })));
+
+/**
+ * Everything the control plane may do, and nothing more: the code's API calls
+ * (informers: list + watch, and get; status patches; the leader's Lease) must
+ * fit in it.
+ */
+export const CONTROL_PLANE_RBAC: { cluster: Grant[]; namespace: Grant[] } = {
+  cluster: [
+    ...grants('mediamesh.io', ['udproutes', 'rtsproutes'], ['get', 'list', 'watch']),
+    ...grants('mediamesh.io', ['udproutes/status', 'rtsproutes/status'], ['patch']),
+    ...grants('', ['services', 'pods'], ['get', 'list', 'watch']),
+    ...grants('discovery.k8s.io', ['endpointslices'], ['get', 'list', 'watch']),
+  ],
+  namespace: [
+    ...grants('coordination.k8s.io', ['leases'], ['create']),
+    ...grants('coordination.k8s.io', ['leases'], ['get', 'update'], [LEASE_NAME]),
+  ],
+};
+
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: unknown };
+
+export interface Kustomization {
+  resources?: string[];
+  labels?: { pairs: Record<string, string>; includeSelectors?: boolean; includeTemplates?: boolean }[];
+}
+
+/** The objects a kustomization lists, following nested kustomizations. */
+export function readKustomization(dir: string): { objects: (K8sObject & { file: string })[]; kustomization: Kustomization } {
+  const kustomization = readYaml(path.join(dir, 'kustomization.yaml'))[0] as Kustomization;
+  const objects: (K8sObject & { file: string })[] = [];
+  for (const entry of kustomization.resources ?? []) {
+    const target = path.join(dir, entry);
+    assert.ok(fs.existsSync(target), `${path.relative(projectRoot(), target)} is listed in kustomization.yaml but does not exist`);
+    if (fs.statSync(target).isDirectory()) objects.push(...readKustomization(target).objects);
+    else objects.push(...readYaml(target).map((o) => ({ ...(o as K8sObject), file: path.relative(projectRoot(), target) })));
+  }
+  return { objects, kustomization };
+}
+
+function readYaml(file: string): unknown[] {
+  return parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => {
+    assert.deepEqual(d.errors, [], file);
+    return d.toJS();
+  }).filter((o) => o !== null);
+}

@@ -1,0 +1,254 @@
+// What `kubectl apply -k manifests/` creates, read the way kustomize reads it
+// (kustomization.yaml's resources, in order), checked for what matters: every
+// listed file exists; the control plane runs locked down, probed on the admin
+// port its own arguments give; its RBAC is exactly the table below; the
+// Service reaches the container's ports; the image's user is the pod's.
+// The table (CONTROL_PLANE_RBAC) is in test/helpers/control-plane-manifests.ts;
+// test/integration/manifests-apply.test.ts applies the same files to a real
+// API server and asks its authorizer about it.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
+import { CONTROL_PLANE_RBAC, type Grant, grants, type K8sObject, MANIFESTS_DIR, NAME, NAMESPACE, readKustomization } from '../helpers/control-plane-manifests.js';
+
+const root = projectRoot();
+
+interface Container {
+  name: string;
+  image: string;
+  args: string[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  ports: { name: string; containerPort: number; protocol?: string }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: SecurityContext;
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface Probe { httpGet?: { path: string; port: number | string } }
+interface SecurityContext {
+  runAsNonRoot?: boolean;
+  runAsUser?: number;
+  runAsGroup?: number;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { drop?: string[]; add?: string[] };
+  seccompProfile?: { type: string };
+  privileged?: boolean;
+}
+interface PodSpec {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  securityContext?: SecurityContext;
+  containers: Container[];
+  volumes?: { name: string; emptyDir?: object }[];
+  topologySpreadConstraints?: { topologyKey: string; labelSelector?: { matchLabels?: Record<string, string> } }[];
+  affinity?: { podAntiAffinity?: unknown };
+  hostNetwork?: boolean;
+}
+interface Deployment extends K8sObject {
+  spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+}
+interface Rule { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
+interface Binding extends K8sObject { roleRef: { apiGroup: string; kind: string; name: string }; subjects: { kind: string; name: string; namespace?: string }[] }
+
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
+
+/** The value after a flag in an argument list. */
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** A probe's or Service's port (number or container port name) as a number. */
+function containerPortOf(container: Container, port: number | string | undefined): number | undefined {
+  if (typeof port === 'number') return port;
+  return container.ports.find((p) => p.name === port)?.containerPort;
+}
+
+function expandRules(rules: Rule[]): Grant[] {
+  return rules.flatMap((r) => {
+    assert.equal(r.nonResourceURLs, undefined, 'no non-resource URLs');
+    return (r.apiGroups ?? []).flatMap((apiGroup) => grants(apiGroup, r.resources ?? [], r.verbs, r.resourceNames));
+  });
+}
+
+const grantKey = (g: Grant) => `${g.apiGroup || 'core'} ${g.resource} ${g.verb}${g.resourceNames ? ` [${[...g.resourceNames].sort().join(',')}]` : ''}`;
+const sortedKeys = (list: Grant[]) => list.map(grantKey).sort();
+
+/** The Dockerfile's last stage: its instructions, continuation lines joined. */
+function finalDockerStage(): { from: string; instructions: [string, string][] } {
+  const text = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const stages: { from: string; instructions: [string, string][] }[] = [];
+  for (const line of lines) {
+    const [, op = '', rest = ''] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
+    if (op.toUpperCase() === 'FROM') stages.push({ from: rest, instructions: [] });
+    else stages.at(-1)?.instructions.push([op.toUpperCase(), rest]);
+  }
+  assert.ok(stages.length >= 2, 'a multi-stage Dockerfile');
+  return stages.at(-1)!;
+}
+
+describe('manifests (kubectl apply -k manifests/)', () => {
+  let objects: ReturnType<typeof readKustomization>['objects'];
+  let kustomization: ReturnType<typeof readKustomization>['kustomization'];
+  let deployment: Deployment;
+  let pod: PodSpec;
+  let container: Container;
+  const find = <T extends K8sObject>(kind: string, name = NAME): T => {
+    const found = objects.filter((o) => o.kind === kind && o.metadata.name === name);
+    assert.equal(found.length, 1, `one ${kind} ${name}`);
+    return found[0] as unknown as T;
+  };
+
+  // Reading fails here, once, if a listed file is missing or is not YAML.
+  before(() => {
+    ({ objects, kustomization } = readKustomization(MANIFESTS_DIR));
+    deployment = find<Deployment>('Deployment');
+    pod = deployment.spec.template.spec;
+    container = pod.containers[0]!;
+  });
+
+  it('list files that exist, holding the CRDs and the control plane, each object once', () => {
+    const keys = objects.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    assert.equal(new Set(keys).size, keys.length, keys.join(', '));
+    for (const kind of ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget']) {
+      assert.ok(objects.some((o) => o.kind === kind), kind);
+    }
+    assert.equal(find('Namespace', NAMESPACE).metadata.name, NAMESPACE);
+  });
+
+  it('put every namespaced object in mediamesh-system, and the common labels on all of them (not on selectors)', () => {
+    for (const o of objects) {
+      if (CLUSTER_SCOPED.has(o.kind)) assert.equal(o.metadata.namespace, undefined, `${o.file}: ${o.kind} is cluster-scoped`);
+      else assert.equal(o.metadata.namespace, NAMESPACE, `${o.file}: ${o.kind} ${o.metadata.name}`);
+    }
+    const common = kustomization.labels?.find((l) => l.pairs['app.kubernetes.io/part-of'] === 'mediamesh');
+    assert.ok(common, 'kustomization labels app.kubernetes.io/part-of: mediamesh');
+    assert.equal(common.includeSelectors, false, 'selectors are immutable on a Deployment: leave them alone');
+    assert.equal(common.includeTemplates, true);
+  });
+
+  it('run the control plane as the brief says: 2 replicas, the image, the serve arguments, identity from the downward API', () => {
+    assert.equal(deployment.spec.replicas, 2);
+    assert.equal(pod.containers.length, 1);
+    assert.match(container.image, /^ghcr\.io\/mediamesh\/control-plane:\d+\.\d+\.\d+$/);
+    assert.deepEqual(container.args, ['serve', '--kubernetes', '--listen-host', '0.0.0.0', '--xds-port', '18000', '--admin-port', '9090']);
+    const fromField = (name: string) => container.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+    assert.equal(fromField('POD_NAME'), 'metadata.name');
+    assert.equal(fromField('POD_NAMESPACE'), 'metadata.namespace');
+    assert.equal(pod.serviceAccountName, find('ServiceAccount').metadata.name);
+    assert.equal(pod.automountServiceAccountToken, true, 'the control plane needs its token');
+    for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels)) assert.equal(deployment.spec.template.metadata.labels[k], v, `selector ${k}`);
+  });
+
+  it('lock the container down: non-root fixed UID, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp, /tmp on an emptyDir', () => {
+    const pc = pod.securityContext ?? {};
+    const cc = container.securityContext ?? {};
+    assert.equal(cc.runAsNonRoot ?? pc.runAsNonRoot, true);
+    const uid = cc.runAsUser ?? pc.runAsUser;
+    assert.ok(Number.isInteger(uid) && uid! > 0, `a fixed non-root UID, got ${uid}`);
+    assert.equal(cc.readOnlyRootFilesystem, true);
+    assert.equal(cc.allowPrivilegeEscalation, false);
+    assert.notEqual(cc.privileged, true);
+    assert.deepEqual(cc.capabilities?.drop, ['ALL']);
+    assert.equal(cc.capabilities?.add, undefined);
+    assert.equal((cc.seccompProfile ?? pc.seccompProfile)?.type, 'RuntimeDefault');
+    assert.notEqual(pod.hostNetwork, true);
+    const tmp = container.volumeMounts?.find((m) => m.mountPath === '/tmp');
+    assert.ok(tmp, '/tmp is mounted');
+    assert.ok(pod.volumes?.find((v) => v.name === tmp.name)?.emptyDir, '/tmp is an emptyDir');
+  });
+
+  it('probe /healthz and /readyz on the admin port the arguments give', () => {
+    const adminPort = Number(flag(container.args, '--admin-port'));
+    assert.equal(container.livenessProbe?.httpGet?.path, '/healthz');
+    assert.equal(container.readinessProbe?.httpGet?.path, '/readyz');
+    for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe].filter((p) => p !== undefined)) {
+      assert.equal(containerPortOf(container, probe.httpGet?.port), adminPort, JSON.stringify(probe));
+    }
+    assert.equal(containerPortOf(container, 'grpc-xds'), Number(flag(container.args, '--xds-port')));
+    assert.equal(flag(container.args, '--listen-host'), '0.0.0.0', 'probes and sidecars come from outside the pod');
+  });
+
+  it('ask for resources and cap them', () => {
+    for (const r of ['cpu', 'memory']) {
+      assert.ok(container.resources?.requests?.[r], `requests.${r}`);
+      assert.ok(container.resources?.limits?.[r], `limits.${r}`);
+    }
+  });
+
+  it('spread the replicas over nodes', () => {
+    const spread = pod.topologySpreadConstraints?.find((t) => t.topologyKey === 'kubernetes.io/hostname');
+    assert.ok(spread || pod.affinity?.podAntiAffinity, 'topology spread or anti-affinity');
+    if (spread) for (const [k, v] of Object.entries(spread.labelSelector?.matchLabels ?? {})) assert.equal(deployment.spec.template.metadata.labels[k], v);
+  });
+
+  it('give the Service xDS, admin and webhook ports that reach the container', () => {
+    const svc = find<K8sObject & { spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: number | string }[] } }>('Service');
+    for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(deployment.spec.template.metadata.labels[k], v, `selector ${k}`);
+    const byName = new Map(svc.spec.ports.map((p) => [p.name, p]));
+    assert.deepEqual([...byName.keys()].sort(), ['grpc-xds', 'http-admin', 'https-webhook']);
+    assert.equal(byName.get('grpc-xds')!.port, 18000);
+    assert.equal(byName.get('http-admin')!.port, 9090);
+    assert.equal(byName.get('https-webhook')!.port, 443);
+    const target = (name: string) => containerPortOf(container, byName.get(name)!.targetPort);
+    assert.equal(target('grpc-xds'), Number(flag(container.args, '--xds-port')));
+    assert.equal(target('http-admin'), Number(flag(container.args, '--admin-port')));
+    assert.equal(target('https-webhook'), 9443);
+    for (const p of svc.spec.ports) assert.ok(container.ports.some((c) => c.containerPort === containerPortOf(container, p.targetPort)), p.name);
+  });
+
+  it('keep one replica through disruptions', () => {
+    const pdb = find<K8sObject & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget');
+    assert.equal(pdb.spec.minAvailable, 1);
+    assert.ok(pdb.spec.minAvailable < deployment.spec.replicas, 'a drain can still move one replica');
+    assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+  });
+
+  it('grant exactly the RBAC table, bound to the control plane only', () => {
+    const clusterRole = find<K8sObject & { rules: Rule[] }>('ClusterRole');
+    assert.deepEqual(sortedKeys(expandRules(clusterRole.rules)), sortedKeys(CONTROL_PLANE_RBAC.cluster));
+    const roles = objects.filter((o) => o.kind === 'Role') as unknown as (K8sObject & { rules: Rule[] })[];
+    assert.equal(roles.length, 1);
+    assert.deepEqual(sortedKeys(expandRules(roles[0]!.rules)), sortedKeys(CONTROL_PLANE_RBAC.namespace));
+    for (const list of [CONTROL_PLANE_RBAC.cluster, CONTROL_PLANE_RBAC.namespace]) {
+      for (const g of list) assert.ok(!g.verb.includes('*') && !g.resource.includes('*') && !g.apiGroup.includes('*'), grantKey(g));
+    }
+    const sa = { kind: 'ServiceAccount', name: find('ServiceAccount').metadata.name, namespace: NAMESPACE };
+    const bindings = objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') as unknown as Binding[];
+    assert.equal(bindings.length, 2);
+    for (const b of bindings) {
+      assert.deepEqual(b.subjects, [sa], `${b.kind} ${b.metadata.name}`);
+      const role = b.kind === 'ClusterRoleBinding' ? clusterRole : roles[0]!;
+      assert.deepEqual(b.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: role.kind, name: role.metadata.name });
+    }
+  });
+
+  it('run the image as the same non-root user the pod declares, starting the CLI from the built files it copies', () => {
+    const stage = finalDockerStage();
+    assert.match(stage.from, /^node:20-bookworm-slim\b/);
+    const users = stage.instructions.filter(([op]) => op === 'USER').map(([, v]) => v);
+    assert.equal(users.length, 1, 'one USER in the runtime stage');
+    const [user, group] = users[0]!.split(':');
+    const pc = pod.securityContext ?? {};
+    const cc = container.securityContext ?? {};
+    assert.equal(Number(user), cc.runAsUser ?? pc.runAsUser);
+    if (group !== undefined) assert.equal(Number(group), cc.runAsGroup ?? pc.runAsGroup);
+    const entrypoint = stage.instructions.find(([op]) => op === 'ENTRYPOINT')?.[1];
+    assert.deepEqual(JSON.parse(entrypoint ?? 'null'), ['node', 'bin/mediamesh.js']);
+    // bin/mediamesh.js loads the compiled CLI from build/: the runtime stage must copy it.
+    const cli = /new URL\('\.\.\/(build\/[^']+)'/.exec(fs.readFileSync(path.join(root, 'bin/mediamesh.js'), 'utf8'))?.[1];
+    assert.ok(cli, 'bin/mediamesh.js names the compiled CLI');
+    const copies = stage.instructions.filter(([op]) => op === 'COPY').map(([, v]) => {
+      const words = v.split(/\s+/).filter((w) => !w.startsWith('--'));
+      return { sources: words.slice(0, -1), dest: words.at(-1)!.replace(/^\.\//, '') };
+    });
+    const dirs = copies.map((c) => c.dest).filter((d) => d !== '' && d !== '.');
+    assert.ok(dirs.some((dest) => cli.startsWith(dest)), `${cli} is under one of ${dirs.join(', ')}`);
+    assert.ok(copies.some((c) => c.sources.includes('package.json')), 'package.json (ES modules, the project root) is in the image');
+  });
+});
