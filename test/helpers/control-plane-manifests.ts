@@ -7,13 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
+import { clusterAccess, DEFAULT_LEASE_NAME, leaseAccess } from '../../xds-server/src/sources/kubernetes/api-access.js';
 
 export const MANIFESTS_DIR = path.join(projectRoot(), 'manifests');
 
 export const NAMESPACE = 'mediamesh-system';
 export const NAME = 'mediamesh-control-plane';
 /** The Lease the leader holds (the Role names it). */
-export const LEASE_NAME = 'mediamesh-control-plane';
+export const LEASE_NAME = DEFAULT_LEASE_NAME;
 
 export interface Grant {
   apiGroup: string;
@@ -27,21 +28,13 @@ export const grants = (apiGroup: string, resources: string[], verbs: string[], r
   resources.flatMap((resource) => verbs.map((verb) => ({ apiGroup, resource, verb, ...(resourceNames ? { resourceNames } : {}) })));
 
 /**
- * Everything the control plane may do, and nothing more: the code's API calls
- * (informers: list + watch, and get; status patches; the leader's Lease) must
- * fit in it.
+ * Everything the control plane may do, and nothing more: exactly the API
+ * calls the code declares in one place (sources/kubernetes/api-access.ts:
+ * informers list + watch, status patches, the leader's Lease).
  */
 export const CONTROL_PLANE_RBAC: { cluster: Grant[]; namespace: Grant[] } = {
-  cluster: [
-    ...grants('mediamesh.io', ['udproutes', 'rtsproutes'], ['get', 'list', 'watch']),
-    ...grants('mediamesh.io', ['udproutes/status', 'rtsproutes/status'], ['patch']),
-    ...grants('', ['services', 'pods'], ['get', 'list', 'watch']),
-    ...grants('discovery.k8s.io', ['endpointslices'], ['get', 'list', 'watch']),
-  ],
-  namespace: [
-    ...grants('coordination.k8s.io', ['leases'], ['create']),
-    ...grants('coordination.k8s.io', ['leases'], ['get', 'update'], [LEASE_NAME]),
-  ],
+  cluster: clusterAccess().flatMap((r) => grants(r.group, [r.resource], r.verbs, r.resourceNames)),
+  namespace: leaseAccess(LEASE_NAME).flatMap((r) => grants(r.group, [r.resource], r.verbs, r.resourceNames)),
 };
 
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: unknown };
