@@ -61,8 +61,9 @@ function isExecutable(file) {
 
 class BuildError extends Error {}
 
-/** The go command running now, if any: killed when this process is stopped. */
+/** The go command running now, and the build's temp dir: killed and removed when this process is stopped. */
 let runningChild;
+let buildDir;
 
 /** Runs a command; resolves with its stdout. Fails with the command, why, and the last lines of its stderr. */
 function run(cmd, args, { cwd, env, timeoutMs, logFile, onChild }) {
@@ -317,6 +318,7 @@ async function build(cache, missing, log) {
     if (entry.startsWith('build-')) fs.rmSync(path.join(cache, entry), { recursive: true, force: true });
   }
   const work = fs.mkdtempSync(path.join(cache, 'build-'));
+  buildDir = work;
   const logFile = path.join(cache, 'last-build.log');
   fs.writeFileSync(logFile, `build of ${missing.join(', ')} started ${new Date().toISOString()}\n`);
   const opts = (timeoutMs) => ({ cwd: work, env, timeoutMs, logFile, onChild: (c) => { runningChild = c; } });
@@ -346,6 +348,7 @@ async function build(cache, missing, log) {
       log(`built ${name} in ${Math.round((Date.now() - started) / 1000)} s`);
     }
   } finally {
+    buildDir = undefined;
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
@@ -363,6 +366,7 @@ export async function ensureKubernetesBinaries(log = () => {}) {
   // A killed run leaves no lock behind if it can help it; a SIGKILLed one is judged stale by the next.
   const onExit = () => {
     runningChild?.kill('SIGKILL');
+    if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
     release();
   };
   const onSignal = (signal) => {
