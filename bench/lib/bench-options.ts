@@ -19,6 +19,8 @@ export interface BenchOptions {
   views: number;
   /** A second control plane measured in the same run, serving the same resources. */
   peer?: PeerName;
+  /** Where mediamesh reads its config: a directory, or a real API server (`--source kubernetes`). */
+  source: 'files' | 'kubernetes';
   /** With a peer: pairs of sittings, in ABBA order (lib/sittings.ts); each sitting is a fresh server and fresh clients. */
   sittings: number;
   change: ChangeKind;
@@ -56,6 +58,10 @@ export const USAGE = `usage: npm run bench:xds -- [options]
                               peer, then the peer first, ...), each a fresh server and clients with
                               its own warm-up; figures pool the measured rounds of every sitting
                               of a side (default 2)
+  --source files|kubernetes   where mediamesh reads the config: a watched directory (default), or a
+                              real kube-apiserver + etcd on loopback (built by npm run setup): the
+                              objects applied with kubectl, each round a PATCH of the EndpointSlice
+                              (needs --change endpoint; not with --peer)
   --change endpoint|listener  EDS-only (default) or LDS-only change of one route
   --write rename|in-place     how the route file is rewritten (default rename: temp file + rename)
   --delta                     DeltaAggregatedResources instead of SotW
@@ -83,6 +89,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     routes: { type: 'string' },
     views: { type: 'string' },
     peer: { type: 'string' },
+    source: { type: 'string' },
     sittings: { type: 'string' },
     change: { type: 'string' },
     write: { type: 'string' },
@@ -109,6 +116,10 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const views = int(v.views, 'views', 0, 0, 1000);
   if (views > 0 && change !== 'endpoint') throw new OptionsError('--views changes an endpoint every view shares: it needs --change endpoint');
   if (v.peer !== undefined && v.peer !== GO_PEER_NAME) throw new OptionsError(`--peer must be ${GO_PEER_NAME}, got "${v.peer}"`);
+  const source = v.source ?? 'files';
+  if (source !== 'files' && source !== 'kubernetes') throw new OptionsError(`--source must be files or kubernetes, got "${source}"`);
+  if (source === 'kubernetes' && v.peer !== undefined) throw new OptionsError('--source kubernetes measures mediamesh alone: leave out --peer');
+  if (source === 'kubernetes' && change !== 'endpoint') throw new OptionsError('--source kubernetes changes an EndpointSlice: it needs --change endpoint');
   if (v.sittings !== undefined && v.peer === undefined) throw new OptionsError('--sittings alternates mediamesh with a peer: it needs --peer');
   const sittings = int(v.sittings, 'sittings', v.peer === undefined ? 1 : 2, 1, 20);
   return {
@@ -120,12 +131,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     views,
     peer: v.peer === undefined ? undefined : GO_PEER_NAME,
     sittings,
+    source,
     change,
     writeMode,
     protocol: v.delta ? 'delta' : 'sotw',
     debounceMs: int(v['debounce-ms'], 'debounce-ms', 100, 0, 10_000),
     strictDebounce: v['strict-debounce'] ?? false,
-    timeoutS: int(v['timeout-s'], 'timeout-s', v.peer === undefined ? 120 : 120 * 2 * sittings, 5, 3600),
+    timeoutS: int(v['timeout-s'], 'timeout-s', v.peer !== undefined ? 120 * 2 * sittings : source === 'kubernetes' ? 300 : 120, 5, 3600),
     clientsPerConnection: int(v['clients-per-connection'], 'clients-per-connection', 1, 1, 10_000),
     rampBatch: int(v['ramp-batch'], 'ramp-batch', 50, 1, 10_000),
     rampIntervalMs: int(v['ramp-interval-ms'], 'ramp-interval-ms', 20, 0, 10_000),

@@ -13,7 +13,10 @@ import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import type { BenchServer } from './bench-server.js';
 
 export interface ServerStartOptions {
-  configDir: string;
+  /** Serve a config directory (file source) ... */
+  configDir?: string;
+  /** ... or a cluster (serve --kubernetes) through this kubeconfig. */
+  kubeconfig?: string;
   debounceMs: number;
   strictDebounce?: boolean;
   /** Extra flags for node itself (e.g. --cpu-prof). */
@@ -35,10 +38,11 @@ export class ServerProcess extends LoggingChildServer implements BenchServer {
     const logFile = path.join(logDir, 'server.log');
     const fd = fs.openSync(logFile, 'w');
     const cli = path.join(projectRoot(), 'bin/mediamesh.js');
-    const args = [...(o.nodeArgs ?? []), cli, 'serve', '--config-dir', o.configDir, '--listen-host', '127.0.0.1', '--xds-port', '0', '--admin-port', '0', '--debounce-ms', String(o.debounceMs), ...(o.strictDebounce ? ['--strict-debounce'] : [])];
+    const source = o.kubeconfig ? ['--kubernetes', '--lease-namespace', 'default'] : ['--config-dir', o.configDir!];
+    const args = [...(o.nodeArgs ?? []), cli, 'serve', ...source, '--listen-host', '127.0.0.1', '--xds-port', '0', '--admin-port', '0', '--debounce-ms', String(o.debounceMs), ...(o.strictDebounce ? ['--strict-debounce'] : [])];
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', fd] });
+      child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', fd], env: o.kubeconfig ? { ...process.env, KUBECONFIG: o.kubeconfig } : process.env });
     } finally {
       fs.closeSync(fd);
     }

@@ -49,8 +49,12 @@ export interface KubeApiServer {
   kubectl(args: string[], input?: string, timeoutMs?: number): Promise<string>;
   /** A token for a ServiceAccount, from the TokenRequest API (the ServiceAccount must exist). */
   serviceAccountToken(namespace: string, name: string, expirationSeconds?: number): Promise<string>;
-  /** Stops kube-apiserver and starts it again on the same port and etcd; resolves when it is ready. */
-  restart(): Promise<void>;
+  /**
+   * Stops kube-apiserver and starts it again on the same port and etcd;
+   * resolves when it is ready. `whileDown` runs in between (an outage a test
+   * looks at).
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   /** Stops both processes and removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
   /** The last lines of etcd's and kube-apiserver's logs, for failure messages. */
@@ -354,10 +358,14 @@ class KubeApiServerHarness implements KubeApiServer {
     return token;
   }
 
-  async restart(): Promise<void> {
+  async restart(whileDown?: () => Promise<void>): Promise<void> {
     if (this.stopped) throw new Error('restart() after stop()');
     if (this.apiServer) await stopProcess('kube-apiserver', this.apiServer);
-    await this.launchApiServer();
+    try {
+      await whileDown?.();
+    } finally {
+      await this.launchApiServer();
+    }
   }
 
   async stop(): Promise<void> {

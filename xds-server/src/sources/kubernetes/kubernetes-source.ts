@@ -155,8 +155,8 @@ export class KubernetesSource implements ConfigSource {
         if (doc) documents.push(doc);
       }
       if (k.failure !== undefined) {
-        const kept = objects.length > 0 ? `; still serving the ${objects.length} ${k.kind} object${objects.length === 1 ? '' : 's'} last seen` : '';
-        problems.push({ source: KUBERNETES_ORIGIN, index: -1, field: '', reason: `watching ${k.kind}s failed (${k.failures} time${k.failures === 1 ? '' : 's'} in a row): ${k.failure}${kept}` });
+        const kept = objects.length > 0 ? `; still serving the ${objects.length} ${k.kind.kind} object${objects.length === 1 ? '' : 's'} last seen` : '';
+        problems.push({ source: KUBERNETES_ORIGIN, index: -1, field: '', reason: `watching ${k.kind.kind}s failed (${k.failures} time${k.failures === 1 ? '' : 's'} in a row): ${k.failure}${kept}` });
       }
     }
     return { documents, problems };
@@ -229,7 +229,7 @@ export class KubernetesSource implements ConfigSource {
     k.listed = true;
     k.failure = undefined;
     k.failures = 0;
-    this.log.info(recovered ? 'listed again after a failure' : 'listed', { kind: k.kind, objects: informer.list().length });
+    this.log.info(recovered ? 'listed again after a failure' : 'listed', { kind: k.kind.kind, objects: informer.list().length });
     if (!k.everListed) {
       k.everListed = true;
       for (const w of [...this.listedWaiters]) w();
@@ -247,7 +247,7 @@ export class KubernetesSource implements ConfigSource {
     k.listed = false;
     void k.informer.stop().catch(() => undefined);
     const delay = Math.min(RESTART_BACKOFF_MS.max, RESTART_BACKOFF_MS.first * 2 ** Math.min(k.failures - 1, 16));
-    this.log.warn('watch failed; keeping the objects last seen and listing again', { kind: k.kind, error: k.failure, retryInMs: delay, objects: k.lastSeen.length });
+    this.log.warn('watch failed; keeping the objects last seen and listing again', { kind: k.kind.kind, error: k.failure, retryInMs: delay, objects: k.lastSeen.length });
     this.clock.clearTimeout(k.restartTimer);
     k.restartTimer = this.clock.setTimeout(() => {
       k.informer = this.makeInformer(k);
