@@ -141,7 +141,9 @@ class RtspParser {
   ParseError error() const noexcept { return error_; }
   // A short fixed sentence, e.g. "Content-Length is not a decimal number".
   std::string_view errorReason() const noexcept { return error_reason_; }
-  // Stream offset of the byte at which the error was detected.
+  // Stream offset of the offending byte for character and framing errors,
+  // of the start of the offending line for line errors, of the length field
+  // for frame errors.
   uint64_t errorOffset() const noexcept { return error_offset_; }
 
   // Bytes consumed so far: the stream offset of the next byte.

@@ -223,6 +223,22 @@ TEST(RtspParser, WholeFramesAreHandedOverInPlaceAndSplitOnesGathered) {
   EXPECT_LE(parser.allocatedBytes(), RtspParser::memoryBound(parser.limits()));
 }
 
+TEST(RtspParser, MessageBoundaryOnlyBetweenMessagesAndFrames) {
+  EventLog log;
+  RtspParser parser(log);
+  EXPECT_TRUE(parser.atMessageBoundary());
+  ASSERT_TRUE(parser.feed("RTSP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nab"));
+  EXPECT_FALSE(parser.atMessageBoundary());
+  ASSERT_TRUE(parser.feed("cd"));
+  EXPECT_TRUE(parser.atMessageBoundary());
+  ASSERT_TRUE(parser.feed(std::string("$\x00\x00\x04" "ab", 6)));
+  EXPECT_FALSE(parser.atMessageBoundary());
+  ASSERT_TRUE(parser.feed("cd\r\n"));
+  EXPECT_TRUE(parser.atMessageBoundary());
+  ASSERT_TRUE(parser.feed("OPTIONS"));
+  EXPECT_FALSE(parser.atMessageBoundary());
+}
+
 TEST(RtspParser, FrameHeaderSplitAcrossChunks) {
   const std::string input = frame(3, "abc") + "OPTIONS * RTSP/1.0\r\nCSeq: 9\r\n\r\n";
   EXPECT_EQ(parseChunks({std::string_view(input).substr(0, 1), std::string_view(input).substr(1, 2),
