@@ -449,7 +449,6 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<ErrorCase>& info) { return std::string(info.param.name); });
 
 TEST(RtspParserErrors, ErrorOffsetPointsAtTheOffendingByte) {
-  RtspParser::memoryBound(ParserLimits{});
   EventLog log;
   RtspParser parser(log);
   ASSERT_FALSE(parser.feed(kOk + "OPTIONS * RTSP/1.0\r\nCSeq: 1\x01\r\n"));
