@@ -200,12 +200,15 @@ class Recorder : public ParserCallbacks {
   }
   void onBody(std::string_view piece, uint64_t offset) override {
     FUZZ_CHECK(offset == body_seen_ && !piece.empty());
+    if (body_seen_ == 0) {
+      log += "B";
+    }
     body_seen_ += piece.size();
-    log += "B" + std::string(piece) + "\n";
+    log += piece;
   }
   void onMessageComplete(const Message& m) override {
     FUZZ_CHECK(body_seen_ == m.contentLength());
-    log += "E\n";
+    log += body_seen_ > 0 ? "\nE\n" : "E\n";
   }
   void onInterleavedFrame(const InterleavedFrame& f) override {
     FUZZ_CHECK(f.length > 0 && f.stream_offset + 4 + f.length <= stream_.size());
