@@ -6,7 +6,8 @@
 // between messages. Use one parser per direction.
 //
 // Feed it the bytes as they arrive, split anywhere: the events and their
-// order do not depend on how the stream was cut. Events arrive through
+// order do not depend on how the stream was cut, except for how a body is
+// divided among onBody calls. Events arrive through
 // ParserCallbacks while feed() runs:
 //   onRequestLine | onStatusLine, onHeader*, onHeadersComplete, onBody*,
 //   onMessageComplete                                    for each message,
@@ -32,7 +33,7 @@
 // Memory. A parser owns three buffers, each grown on demand, never past its
 // bound, and never shrunk (so a steady stream reuses them):
 //   head     max_start_line + 2 + max_header_bytes   (start line and headers)
-//   headers  max_headers * 20 bytes                    (header index)
+//   headers  max_headers * 20 bytes                  (header index)
 //   frame    max_interleaved_frame                   (split `$` frames only)
 // memoryBound() adds them to sizeof(RtspParser); allocatedBytes() reports the
 // current capacities. With the defaults the bound is about 86 KiB, of which a
