@@ -125,7 +125,7 @@ function buildFuzzers() {
   if (!fs.existsSync(path.join(buildDir, 'build.ninja'))) {
     execFileSync('cmake', ['-S', path.join(root, 'envoy-filters'), '-B', buildDir, '-G', 'Ninja', '-DMEDIAMESH_FUZZ=ON', '-DMEDIAMESH_TESTS=OFF', '-DCMAKE_C_COMPILER=clang', '-DCMAKE_CXX_COMPILER=clang++'], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
-  execFileSync('cmake', ['--build', buildDir, '--target', 'rtp_fuzzer'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('cmake', ['--build', buildDir, '--target', 'rtp_fuzzer', 'rtsp_fuzzer'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 // A fresh clone has no node_modules: `npm run demo` and `npm test` start here.

@@ -1,6 +1,6 @@
 // The C++ side of the suite: the GoogleTest suites of envoy-filters/ (RTP
-// parser and tracker, dynamic-module glue) through ctest, and a bounded
-// libFuzzer run of the RTP parser and tracker. `npm run setup` builds both.
+// parser and tracker, RTSP parser, dynamic-module glue) through ctest, and a
+// bounded libFuzzer run of each parser. `npm run setup` builds both.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,12 +25,15 @@ describe('C++ filters', function () {
     assert.ok(Number(summary[3]) >= 100, `expected the full suites, ctest ran ${summary[3]} tests`);
   });
 
-  it(`survive ${FUZZ_SECONDS} s of libFuzzer on the RTP parser and tracker`, () => {
-    const fuzzer = path.join(root, 'build/envoy-filters-fuzz/fuzz/rtp_fuzzer');
+  // Each fuzzer starts from an empty corpus in a scratch directory, so a run
+  // leaves nothing behind; a dictionary, where there is one, gets it past
+  // the first line of text protocols quickly.
+  function fuzz(name: string, extraArgs: string[]) {
+    const fuzzer = path.join(root, `build/envoy-filters-fuzz/fuzz/${name}`);
     assert.ok(fs.existsSync(fuzzer), `${fuzzer} is not built: run npm run setup`);
-    const corpus = fs.mkdtempSync(path.join(os.tmpdir(), 'mediamesh-rtp-corpus-'));
+    const corpus = fs.mkdtempSync(path.join(os.tmpdir(), `mediamesh-${name}-corpus-`));
     try {
-      const run = spawnSync(fuzzer, [corpus, `-max_total_time=${FUZZ_SECONDS}`, '-rss_limit_mb=2048', '-print_final_stats=1'], { encoding: 'utf8', cwd: corpus, timeout: (FUZZ_SECONDS + 60) * 1000 });
+      const run = spawnSync(fuzzer, [corpus, `-max_total_time=${FUZZ_SECONDS}`, '-rss_limit_mb=2048', '-print_final_stats=1', ...extraArgs], { encoding: 'utf8', cwd: corpus, timeout: (FUZZ_SECONDS + 60) * 1000 });
       const log = `${run.stdout}${run.stderr}`;
       assert.equal(run.status, 0, `the fuzzer found a crash or failed:\n${log.slice(-4000)}`);
       const runs = /Done (\d+) runs/.exec(log);
@@ -38,5 +41,13 @@ describe('C++ filters', function () {
     } finally {
       fs.rmSync(corpus, { recursive: true, force: true });
     }
+  }
+
+  it(`survive ${FUZZ_SECONDS} s of libFuzzer on the RTP parser and tracker`, () => {
+    fuzz('rtp_fuzzer', []);
+  });
+
+  it(`survive ${FUZZ_SECONDS} s of libFuzzer on the RTSP parser, both directions, and its Transport parser`, () => {
+    fuzz('rtsp_fuzzer', ['-max_len=8192', `-dict=${path.join(root, 'envoy-filters/fuzz/rtsp_fuzzer.dict')}`]);
   });
 });
