@@ -15,7 +15,7 @@ export interface BootstrapOptions {
   adminPort: number;
   /** Incremental xDS (DeltaAggregatedResources) instead of State-of-the-World. */
   delta: boolean;
-  /** Where remote extensions (the RTP filter .so) are fetched: the control plane's admin. */
+  /** Where remote extensions (the RTP filter .so, the RTSP filter .wasm) are fetched: the control plane's admin. */
   extensionsHost?: string;
   /** Defaults to 9090, the control plane's default admin port, on the xDS host. */
   extensionsPort?: number;
@@ -99,6 +99,12 @@ export function bootstrapConfig(o: BootstrapOptions): Record<string, unknown> {
   return {
     node: { id: o.nodeId, cluster: o.cluster, metadata: { 'mediamesh.io/bootstrap': 'v1', ...proxyMetadata(o) } },
     admin: { address: socketAddress(o.adminAddress, o.adminPort) },
+    // Internal listeners (Envoy-to-Envoy sockets with no port): the RTSP filter's
+    // refusals are echoed back to the client by one (translate/rtsp-route.ts).
+    bootstrap_extensions: [{
+      name: 'envoy.bootstrap.internal_listener',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' },
+    }],
     dynamic_resources: {
       ads_config: {
         api_type: o.delta ? 'DELTA_GRPC' : 'GRPC',

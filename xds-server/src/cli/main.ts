@@ -7,6 +7,7 @@ import { readYamlTree, rootKind } from '../sources/read-yaml.js';
 import type { ProxyRole } from '../model/proxy-view.js';
 import { bootstrapYaml, parseHostPort } from './bootstrap.js';
 import { rtpModuleFromOption } from './rtp-module-option.js';
+import { rtspFilterFromOption } from './rtsp-filter-option.js';
 import { hostname } from 'node:os';
 import { serve } from './serve.js';
 import { fetchNodes, formatStatus } from './status.js';
@@ -16,7 +17,7 @@ const usage = `usage: mediamesh <command> [options]
 commands:
   serve [--config-dir DIR] [--kubernetes [--watch-namespace NS] [--lease-namespace NS] [--leader-id ID]
         [--lease-duration 15s]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
-        [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path]
+        [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path] [--rtsp-filter PATH|remote[=PATH]]
         [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere] [--forget-after 10m]
         run the control plane on a directory of YAML documents (watched for changes);
         a burst of changes is applied after --debounce-ms of quiet, but files replaced
@@ -25,6 +26,8 @@ commands:
         --rtp-module: where Envoy loads the RTP filter .so: a local path (default: this
         checkout's build), remote (served by this admin over HTTP with its sha256; bootstrap
         the sidecar with --extensions-address), or Envoy's dynamic-module search path;
+        --rtsp-filter: where Envoy loads the RTSP filter .wasm, a local path (default: this
+        checkout's build) or remote (served by this admin with its sha256, like --rtp-module);
         xDS and admin listen on --listen-host only (loopback by default); --tls-cert,
         --tls-key and --client-ca (all three) serve xDS over mTLS only: a proxy needs a
         certificate from that CA whose URI SAN is its SPIFFE id, and gets the view of
@@ -74,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' } } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'rtsp-filter': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' } } });
         if (!values['config-dir'] && !values.kubernetes) throw new Error('serve needs --config-dir DIR, --kubernetes, or both');
         for (const flag of ['watch-namespace', 'lease-namespace', 'leader-id', 'lease-duration'] as const) {
           if (values[flag] !== undefined && !values.kubernetes) throw new Error(`--${flag} needs --kubernetes`);
@@ -96,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
           debounceMs: intOption(values['debounce-ms'], 'debounce-ms', 100),
           earlyApply: !values['strict-debounce'],
           rtpModule: rtpModuleFromOption(values['rtp-module']),
+          rtspFilter: rtspFilterFromOption(values['rtsp-filter']),
           tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], clientCa: tls['client-ca'] },
           debugFromAnywhere: values['debug-from-anywhere'] ?? false,
           forgetAfterMs: parseDurationMs(forgetAfter)!,

@@ -11,6 +11,7 @@ import { KubernetesMode } from '../sources/kubernetes/cluster.js';
 import { KubeClient } from '../sources/kubernetes/kube-client.js';
 import { AdsServer, type AdsTls } from '../xds/ads-server.js';
 import type { RtpModuleSetting } from './rtp-module-option.js';
+import { rtspFilterFromOption, type RtspFilterSetting } from './rtsp-filter-option.js';
 
 const log = createLogger('serve');
 
@@ -42,6 +43,8 @@ export interface ServeOptions {
   /** Apply whole-file, add-or-change-only edits before the debounce (see ControlPlane). */
   earlyApply?: boolean;
   rtpModule: RtpModuleSetting;
+  /** Where Envoy gets the RTSP filter (.wasm); default: this checkout's build, by local path. */
+  rtspFilter?: RtspFilterSetting;
   /** Serve xDS over mTLS only. */
   tls?: TlsFiles;
   /** Answer the admin's /debug/* for every caller, not only loopback ones. */
@@ -110,12 +113,14 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   const kubernetes = o.kubernetes ? kubernetesMode(o.kubernetes) : undefined;
   const sources = [...(o.configDir ? [new FileSource(o.configDir)] : []), ...(kubernetes ? [kubernetes.source] : [])];
   const locatePod = kubernetes ? (address: string) => kubernetes.source.locatePod(address) : undefined;
-  const controlPlane = new ControlPlane({ sources, locatePod, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source }, forgetAfterMs: o.forgetAfterMs });
+  const rtspFilter = o.rtspFilter ?? rtspFilterFromOption(undefined);
+  const controlPlane = new ControlPlane({ sources, locatePod, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source, rtspFilter: rtspFilter.source }, forgetAfterMs: o.forgetAfterMs });
   if (kubernetes) log.info('waiting for the first list of every watched kind', { source: kubernetes.source.describe() });
   await controlPlane.start();
   kubernetes?.attach(controlPlane);
   const ads = new AdsServer(controlPlane.cache, { tls });
-  const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [], debugFromAnywhere: o.debugFromAnywhere });
+  const served = [o.rtpModule.served, rtspFilter.served].flatMap((f) => (f ? [f] : []));
+  const admin = new AdminServer(controlPlane, { files: served, debugFromAnywhere: o.debugFromAnywhere });
   const stop = async (): Promise<void> => {
     await kubernetes?.stop();
     controlPlane.stop();
