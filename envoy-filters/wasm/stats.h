@@ -2,9 +2,11 @@
 //
 // Names are mediamesh.rtsp.<route>.<stat>, where <route> is the RtspRoute's
 // "<namespace>.<name>" (the control plane writes it into the plugin config).
-// Envoy keeps Wasm metrics under its custom stat namespace and shows them
-// without it, so `/stats` lists mediamesh.rtsp.media.cameras.requests.SETUP
-// and `/stats/prometheus` mediamesh_rtsp_media_cameras_requests_SETUP.
+// Envoy keeps Wasm metrics under its custom stat namespace: `/stats` lists
+// wasmcustom.mediamesh.rtsp.media.cameras.requests.SETUP, `/stats/prometheus`
+// drops the namespace, and the stats tags `mediamesh bootstrap` adds turn
+// route, method, status class and direction into labels:
+// mediamesh_rtsp_requests{rtsp_route="media.cameras",rtsp_method="SETUP"}.
 // Interleaved RTP stats are under <route>.rtp.*, so a grep for either rtsp
 // or rtp finds them.
 //

@@ -164,9 +164,14 @@ describe('RTSP over TCP through Envoy (RtspRoute, the Wasm filter, GStreamer cam
     assert.ok(delta('rtp.packets') >= played.rtpPackets && delta('rtp.packets') <= played.rtpPackets + 10, `rtp.packets ${delta('rtp.packets')} vs ${played.rtpPackets} received`);
     assert.equal(delta('rtp.lost'), 0);
     assert.ok(delta('bytes.server_to_client') > 0 && delta('bytes.client_to_server') > 0);
+    // Prometheus: the route, method, class and direction are labels (mediamesh bootstrap's stats tags).
+    const route = `rtsp_route="${NAMESPACE}.${ROUTE}"`;
     const prometheus = await envoy!.admin.get('/stats/prometheus');
-    assert.match(prometheus, new RegExp(`^mediamesh_rtsp_${NAMESPACE}_${ROUTE}_requests_SETUP\\{\\} \\d+$`, 'm'));
-    assert.match(prometheus, new RegExp(`^mediamesh_rtsp_${NAMESPACE}_${ROUTE}_setup_latency_us_count\\{\\} [1-9]\\d*$`, 'm'), 'SETUP latency is a histogram');
+    assert.match(prometheus, new RegExp(`^mediamesh_rtsp_requests\\{${route},rtsp_method="SETUP"\\} [1-9]\\d*$`, 'm'));
+    assert.match(prometheus, new RegExp(`^mediamesh_rtsp_responses\\{${route},rtsp_status_class="2xx"\\} [1-9]\\d*$`, 'm'));
+    assert.match(prometheus, new RegExp(`^mediamesh_rtsp_rtp_packets\\{${route}\\} [1-9]\\d*$`, 'm'));
+    // SETUP latency is a histogram; Envoy merges histograms at its stats flush (every 5 s).
+    await waitFor('the SETUP latency histogram flushed', async () => new RegExp(`^mediamesh_rtsp_setup_latency_us_count\\{${route}\\} [1-9]\\d*$`, 'm').test(await envoy!.admin.get('/stats/prometheus')), 12_000, 250);
   });
 
   it('splits /canary 90/10 between v1 and v2 over 100 sessions', async () => {
