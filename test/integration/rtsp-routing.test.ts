@@ -233,6 +233,17 @@ describe('RTSP over TCP through Envoy (RtspRoute, the Wasm filter, GStreamer cam
     assert.equal(run.code, 0, `a later session works: ${run.output}`);
   });
 
+  it('closes a client that never completes its first request (10 s), without troubling a backend', async () => {
+    const before = [v1!.describes(), v2!.describes()];
+    const started = Date.now();
+    const exchange = await rtspExchange(port, `DESCRIBE ${url('/cam1')} RTSP/1.0\r\nCSeq: 1\r\n`, { untilClose: true, timeoutMs: 15_000 });
+    const ms = Date.now() - started;
+    assert.ok(exchange.closed, 'closed by the proxy');
+    assert.equal(exchange.received, '', 'nothing was answered');
+    assert.ok(ms >= 9_000 && ms <= 12_500, `closed after ${ms} ms`);
+    assert.deepEqual([v1!.describes(), v2!.describes()], before);
+  });
+
   it('stops sending new sessions to a killed backend within the health-check interval', async function () {
     const canary = `rtsp~${NAMESPACE}~${ROUTE}~${port}~2`;
     const v2Address = `127.0.0.1:${v2!.port}`;
