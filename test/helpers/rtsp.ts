@@ -31,6 +31,12 @@ export function requireRtspTools(): void {
   }
 }
 
+/** Children still running (servers, clients): killed if the test process exits without ending them. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 interface ServerEvent {
   event: string;
   name: string;
@@ -45,7 +51,11 @@ export class RtspServerProcess {
   private stderr = '';
 
   private constructor(private readonly child: ChildProcess, readonly name: string, readonly payloadType: number) {
-    child.on('exit', () => (this.exited = true));
+    running.add(child);
+    child.on('exit', () => {
+      this.exited = true;
+      running.delete(child);
+    });
     child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     let pending = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -293,6 +303,7 @@ export function runClient(command: string, args: string[], timeoutMs: number): P
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     let output = '';
     const keep = (d: Buffer) => (output = (output + d.toString()).slice(-4000));
     child.stdout!.on('data', keep);
@@ -300,6 +311,7 @@ export function runClient(command: string, args: string[], timeoutMs: number): P
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      running.delete(child);
       resolve({ code, signal, output, ms: Date.now() - started });
     });
   });
