@@ -61,6 +61,10 @@ export class KubernetesMode {
     return this.writer?.writeCount() ?? 0;
   }
 
+  statusFlushes(): number {
+    return this.writer?.flushCount() ?? 0;
+  }
+
   async stop(): Promise<void> {
     this.writer?.deactivate();
     await this.elector.stop();
