@@ -15,7 +15,7 @@ const usage = `usage: mediamesh <command> [options]
 
 commands:
   serve [--config-dir DIR] [--kubernetes [--watch-namespace NS] [--lease-namespace NS] [--leader-id ID]
-        [--lease-duration 15s]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
+        [--lease-duration 15s]] [--relay-ports LO-HI [--relay-session-timeout 60s]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
         [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path]
         [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere] [--forget-after 10m]
         run the control plane on a directory of YAML documents (watched for changes);
@@ -31,6 +31,9 @@ commands:
         that id's namespace; /debug/* answers loopback callers only unless
         --debug-from-anywhere (/healthz, /readyz, /metrics answer everyone);
         --forget-after: how long a disconnected proxy's state is kept (at most 10,000 are);
+        --relay-ports LO-HI: UDP ports for RTSP sessions' relays, which proxies ask for on
+        the admin port (/relays/v1); --relay-session-timeout (default 60s) ends a session
+        nothing refreshed;
         --kubernetes reads routes, Services and EndpointSlices from the cluster (in-cluster
         config, else KUBECONFIG or ~/.kube/config), beside --config-dir if both are given;
         every replica serves xDS, the one holding the Lease mediamesh-control-plane in
@@ -74,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' } } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' }, 'relay-ports': { type: 'string' }, 'relay-session-timeout': { type: 'string' } } });
         if (!values['config-dir'] && !values.kubernetes) throw new Error('serve needs --config-dir DIR, --kubernetes, or both');
         for (const flag of ['watch-namespace', 'lease-namespace', 'leader-id', 'lease-duration'] as const) {
           if (values[flag] !== undefined && !values.kubernetes) throw new Error(`--${flag} needs --kubernetes`);
@@ -99,6 +102,8 @@ export async function main(argv: string[]): Promise<number> {
           tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], clientCa: tls['client-ca'] },
           debugFromAnywhere: values['debug-from-anywhere'] ?? false,
           forgetAfterMs: parseDurationMs(forgetAfter)!,
+          relayPorts: values['relay-ports'],
+          relaySessionTimeoutMs: values['relay-session-timeout'] === undefined ? undefined : durationMs(values['relay-session-timeout'], '--relay-session-timeout'),
           kubernetes: values.kubernetes
             ? {
                 watchNamespace: values['watch-namespace'],
@@ -164,4 +169,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mediamesh ${command}: ${errorMessage(err)}\n`);
     return 2;
   }
+}
+
+function durationMs(text: string, flag: string): number {
+  const problem = durationProblem(text);
+  if (problem) throw new Error(`${flag}: ${problem}`);
+  return parseDurationMs(text)!;
 }

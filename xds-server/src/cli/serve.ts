@@ -9,6 +9,8 @@ import { createLogger, errorMessage } from '../log.js';
 import { FileSource } from '../sources/file-source.js';
 import { KubernetesMode } from '../sources/kubernetes/cluster.js';
 import { KubeClient } from '../sources/kubernetes/kube-client.js';
+import { PortPool } from '../relays/port-pool.js';
+import { RelaySessions } from '../relays/relay-sessions.js';
 import { AdsServer, type AdsTls } from '../xds/ads-server.js';
 import type { RtpModuleSetting } from './rtp-module-option.js';
 
@@ -48,6 +50,10 @@ export interface ServeOptions {
   debugFromAnywhere?: boolean;
   /** How long a disconnected proxy's state is kept (default 10 minutes; at most 10,000 are kept). */
   forgetAfterMs?: number;
+  /** Ports for RTSP relays ("LO-HI"): enables the relay API on the admin port. */
+  relayPorts?: string;
+  /** How long a relayed RTSP session lives without a request (default 60 s). */
+  relaySessionTimeoutMs?: number;
 }
 
 export interface RunningControlPlane {
@@ -55,6 +61,7 @@ export interface RunningControlPlane {
   adminPort: number;
   controlPlane: ControlPlane;
   kubernetes?: KubernetesMode;
+  relays?: RelaySessions;
   stop(): Promise<void>;
 }
 
@@ -114,8 +121,9 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   if (kubernetes) log.info('waiting for the first list of every watched kind', { source: kubernetes.source.describe() });
   await controlPlane.start();
   kubernetes?.attach(controlPlane);
+  const relays = o.relayPorts ? relaySessions(controlPlane, o) : undefined;
   const ads = new AdsServer(controlPlane.cache, { tls });
-  const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [], debugFromAnywhere: o.debugFromAnywhere });
+  const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [], debugFromAnywhere: o.debugFromAnywhere, relays });
   const stop = async (): Promise<void> => {
     await kubernetes?.stop();
     controlPlane.stop();
@@ -124,12 +132,24 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   try {
     const xdsPort = await withPortHint(ads.listen(host, o.xdsPort), '--xds-port');
     const adminPort = await withPortHint(admin.listen(host, o.adminPort), '--admin-port');
-    return { xdsPort, adminPort, controlPlane, kubernetes, stop };
+    return { xdsPort, adminPort, controlPlane, kubernetes, relays, stop };
   } catch (err) {
     // Without both ports the process is no control plane: release everything so it can exit.
     await stop();
     throw err;
   }
+}
+
+function relaySessions(controlPlane: ControlPlane, o: ServeOptions): RelaySessions {
+  let pool: PortPool;
+  try {
+    pool = PortPool.parse(o.relayPorts!);
+  } catch (err) {
+    throw new Error(`--relay-ports: ${errorMessage(err)}`);
+  }
+  const relays = new RelaySessions({ pool, proxies: controlPlane.proxyResources, translate: { rtpModule: o.rtpModule.source }, sessionTimeoutMs: o.relaySessionTimeoutMs });
+  controlPlane.cache.addEvents({ nodeForgotten: (node) => relays.proxyGone(node) });
+  return relays;
 }
 
 function kubernetesMode(k: KubernetesServeOptions): KubernetesMode {
