@@ -4,7 +4,7 @@
 // served twice, weights, path forms) were checked before, with the CRDs' own
 // words (route-rules.ts).
 import { type IpAddress, isIpAddress, parseIp } from './addresses.js';
-import type { FieldProblem } from './check-shape.js';
+import type { FieldProblem } from './field-problem.js';
 import { type BackendRef, namespaceOf, type ObjectMeta, type ParentRef, type RtspRoute, type Service, type ServicePort, type UdpRoute } from './types.js';
 
 export type ListenerProtocol = 'UDP' | 'TCP';
