@@ -196,6 +196,18 @@ describe('Kubernetes source against a real API server', function () {
     await api.kubectl(['apply', '-f', '-'], slice('feed-v1-a', 'feed-v1', lab.pod('v1').ip, 25004));
     await waitFor('the echo of v1 after the restart', async () => (await udpAsk('127.96.0.10', 5004, 'after')) === 'v1:after', 30_000, 200);
   });
+
+  it('follows deletions: no endpoints is reported and drops the traffic, no route removes the listener', async () => {
+    await api.kubectl(['delete', 'endpointslice', '-n', NS, 'feed-v1-a']);
+    const resolved = await waitFor('ResolvedRefs=False', async () => {
+      const c = await condition('feed', 'ResolvedRefs');
+      return c?.status === 'False' ? c : false;
+    }, 30_000, 200);
+    assert.equal(resolved.reason, 'NoReadyEndpoints');
+    assert.equal(await udpAsk('127.96.0.10', 5004, 'nobody', 500), undefined);
+    await api.kubectl(['delete', 'udproute', '-n', NS, 'feed']);
+    await waitFor('the listener to leave Envoy', async () => !(await envoy.admin.listenerNames()).some((n) => n.includes('~feed~')), 30_000, 200);
+  });
 });
 
 describe('the manifests\' ServiceAccount and RBAC, beside a config directory', function () {
