@@ -44,7 +44,7 @@ export const INIT_CONTAINER = 'mediamesh-init';
 export const PROXY_TMP_VOLUME = 'mediamesh-proxy-tmp';
 
 /** RTSP's registered port and the common alternative, when a pod names none. */
-export const DEFAULT_RTSP_PORTS = '554,8554';
+const DEFAULT_RTSP_RANGES: readonly PortRange[] = [{ from: 554, to: 554 }, { from: 8554, to: 8554 }];
 /** Where the control plane image keeps the interception script. */
 export const INTERCEPT_SCRIPT = '/app/manifests/interception/mediamesh-intercept.sh';
 /** UDP ports never taken from containerPorts by default: DNS. */
@@ -131,10 +131,10 @@ export interface Pod {
 
 /** The media ports of one pod, as given to the interception script. */
 export interface MediaPorts {
-  rtsp: PortRange[];
-  udp: PortRange[];
-  inboundRtsp: PortRange[];
-  inboundUdp: PortRange[];
+  rtsp: readonly PortRange[];
+  udp: readonly PortRange[];
+  inboundRtsp: readonly PortRange[];
+  inboundUdp: readonly PortRange[];
 }
 
 export type InjectResult =
@@ -161,7 +161,7 @@ export function alreadyInjected(pod: Pod): boolean {
   return pod.metadata?.annotations?.[ANNOTATIONS.status] !== undefined || named(pod.spec?.containers) || named(pod.spec?.initContainers);
 }
 
-function portsFromAnnotation(annotations: Record<string, string>, key: string): PortRange[] | string | undefined {
+function portsFromAnnotation(annotations: Record<string, string>, key: string): readonly PortRange[] | string | undefined {
   const value = annotations[key];
   if (value === undefined) return undefined;
   const parsed = parsePortList(value);
@@ -184,10 +184,10 @@ const within = (port: number, list: readonly PortRange[]) => list.some((r) => po
 export function mediaPorts(pod: Pod): { ok: true; ports: MediaPorts } | { ok: false; error: string } {
   const annotations = pod.metadata?.annotations ?? {};
   const udpContainerPorts = ranges(containerPorts(pod, 'UDP').map((p) => p.containerPort).filter((p) => !NEVER_DEFAULT_UDP.has(p)));
-  const rtsp = portsFromAnnotation(annotations, ANNOTATIONS.rtspPorts) ?? (parsePortList(DEFAULT_RTSP_PORTS) as { ok: true; ranges: PortRange[] }).ranges;
+  const rtsp = portsFromAnnotation(annotations, ANNOTATIONS.rtspPorts) ?? DEFAULT_RTSP_RANGES;
   if (typeof rtsp === 'string') return { ok: false, error: rtsp };
   const rtspContainerPorts = ranges(containerPorts(pod, 'TCP').filter((p) => within(p.containerPort, rtsp) || /^rtsp/i.test(p.name ?? '')).map((p) => p.containerPort));
-  const found: Record<keyof MediaPorts, PortRange[] | string | undefined> = {
+  const found: Record<keyof MediaPorts, readonly PortRange[] | string | undefined> = {
     rtsp,
     udp: portsFromAnnotation(annotations, ANNOTATIONS.udpPorts) ?? udpContainerPorts,
     inboundRtsp: portsFromAnnotation(annotations, ANNOTATIONS.inboundRtspPorts) ?? rtspContainerPorts,
@@ -200,7 +200,7 @@ export function mediaPorts(pod: Pod): { ok: true; ports: MediaPorts } | { ok: fa
 /** The init container's arguments, as the interception script's contract has them. */
 export function interceptionArgs(ports: MediaPorts, proxyUid: number): string[] {
   const args = ['apply', '--proxy-uid', String(proxyUid)];
-  const flags: [string, PortRange[]][] = [['--rtsp-ports', ports.rtsp], ['--udp-ports', ports.udp], ['--inbound-rtsp-ports', ports.inboundRtsp], ['--inbound-udp-ports', ports.inboundUdp]];
+  const flags: [string, readonly PortRange[]][] = [['--rtsp-ports', ports.rtsp], ['--udp-ports', ports.udp], ['--inbound-rtsp-ports', ports.inboundRtsp], ['--inbound-udp-ports', ports.inboundUdp]];
   for (const [flag, list] of flags) if (list.length > 0) args.push(flag, formatPortList(list));
   return args;
 }
