@@ -169,7 +169,7 @@ describe('sidecar injection and route validation on a real kube-apiserver', func
     assert.deepEqual(names(stored.spec!.containers), ['app', PROXY_CONTAINER, 'istio-proxy']);
     assert.deepEqual(names(stored.spec!.initContainers), [INIT_CONTAINER]);
     const init = stored.spec!.initContainers![0]!;
-    assert.deepEqual(init.args, ['apply', '--proxy-uid', '1339', '--rtsp-ports', '554,8554', '--udp-ports', '5004', '--inbound-rtsp-ports', '8554', '--inbound-udp-ports', '5004']);
+    assert.deepEqual(init.args, ['apply', '--proxy-uid', '1339', '--proxy-gid', '1339', '--rtsp-ports', '554,8554', '--udp-ports', '5004', '--inbound-rtsp-ports', '8554', '--inbound-udp-ports', '5004']);
     const annotations = stored.metadata!.annotations!;
     assert.equal(annotations['traffic.sidecar.istio.io/excludeInboundPorts'], '9100,554,5004,8554', 'the user\'s 9100 kept, ours added');
     assert.equal(annotations['traffic.sidecar.istio.io/excludeOutboundPorts'], '554,5004,8554');

@@ -101,17 +101,25 @@ describe('sidecar injection', () => {
     });
     const result = injectPod(base, {}, options);
 
-    it('the proxy after the app: stock Envoy as UID 1339, no capabilities, read-only root, /tmp on an emptyDir', () => {
+    it('the proxy after the app: stock Envoy in group 1339 with NET_ADMIN and NET_BIND_SERVICE only, read-only root, /tmp on an emptyDir', () => {
       const p = injected(result);
       assert.deepEqual(p.spec!.containers!.map((c) => c.name), ['app', PROXY_CONTAINER]);
       const proxy = containerOf(p, PROXY_CONTAINER)!;
       assert.equal(proxy.image, 'envoyproxy/envoy:v1.40.0');
-      assert.deepEqual(proxy.securityContext, { runAsUser: 1339, runAsGroup: 1339, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
+      // Transparent listeners need NET_ADMIN, which Kubernetes gives no non-root container.
+      assert.deepEqual(proxy.securityContext, { runAsUser: 0, runAsGroup: 1339, runAsNonRoot: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_BIND_SERVICE'] } });
       assert.deepEqual(proxy.volumeMounts, [{ name: PROXY_TMP_VOLUME, mountPath: '/tmp' }]);
       assert.deepEqual(p.spec!.volumes, [{ name: PROXY_TMP_VOLUME, emptyDir: { sizeLimit: '64Mi' } }]);
       const resources = proxy.resources as { requests: Record<string, string>; limits: Record<string, string> };
       for (const r of ['cpu', 'memory']) assert.ok(resources.requests[r] && resources.limits[r], r);
       assert.equal(p.metadata!.annotations![ANNOTATIONS.defaultContainer], 'app', 'kubectl logs/exec still pick the app');
+    });
+
+    it('--proxy-security unprivileged: UID 1339, no capabilities, and the script exempts it by UID alone', () => {
+      const p = injected(injectPod(base, {}, { ...options, proxySecurity: 'unprivileged' }));
+      assert.deepEqual(containerOf(p, PROXY_CONTAINER)!.securityContext, { runAsUser: 1339, runAsGroup: 1339, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
+      assert.deepEqual(initArgs(p).slice(0, 3), ['apply', '--proxy-uid', '1339']);
+      assert.equal(flagOf(initArgs(p), '--proxy-gid'), undefined);
     });
 
     it('the proxy\'s bootstrap: identity from the downward API, admin on 127.0.0.1, xDS and extensions at the control plane', () => {
@@ -147,7 +155,7 @@ describe('sidecar injection', () => {
       assert.equal(init.image, 'ghcr.io/mediamesh/control-plane:0.1.0');
       assert.deepEqual(init.command, ['sh', INTERCEPT_SCRIPT]);
       // RTSP: 554 and 8554 out; in, the containerPort named rtsp. UDP: the UDP containerPorts but DNS.
-      assert.deepEqual(init.args, ['apply', '--proxy-uid', '1339', '--rtsp-ports', '554,8554', '--udp-ports', '5004-5005', '--inbound-rtsp-ports', '8554', '--inbound-udp-ports', '5004-5005']);
+      assert.deepEqual(init.args, ['apply', '--proxy-uid', '1339', '--proxy-gid', '1339', '--rtsp-ports', '554,8554', '--udp-ports', '5004-5005', '--inbound-rtsp-ports', '8554', '--inbound-udp-ports', '5004-5005']);
       const sc = init.securityContext as { runAsUser: number; runAsNonRoot: boolean; privileged: boolean; capabilities: { drop: string[]; add: string[] } };
       assert.equal(sc.runAsUser, 0);
       assert.equal(sc.runAsNonRoot, false, 'explicit, for pods whose own securityContext says runAsNonRoot');

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { serve } from './serve.js';
 import { fetchNodes, formatStatus } from './status.js';
 import { mediameshVersion } from '../version.js';
-import { defaultInjectOptions, type InjectOptions } from '../webhook/inject.js';
+import { defaultInjectOptions, type InjectOptions, PROXY_SECURITY, type ProxySecurity } from '../webhook/inject.js';
 import { injectManifests } from '../webhook/inject-manifests.js';
 
 const usage = `usage: mediamesh <command> [options]
@@ -69,11 +69,13 @@ commands:
         [--proxy-image envoyproxy/envoy:v1.40.0] [--init-image ghcr.io/mediamesh/control-plane:VERSION]
         [--proxy-xds-address mediamesh-control-plane.mediamesh-system.svc:18000]
         [--proxy-extensions-address mediamesh-control-plane.mediamesh-system.svc:9090]
-        [--proxy-admin-port 15100]
+        [--proxy-admin-port 15100] [--proxy-security transparent|unprivileged]
         the injected sidecar's image, the init container's (the control plane image: it
         carries the interception script, iptables and iproute2), where the sidecar finds
-        the control plane's xDS and extensions, and its Envoy admin port (127.0.0.1 only;
-        Istio's sidecar holds 15000 in the same pod)
+        the control plane's xDS and extensions, its Envoy admin port (127.0.0.1 only;
+        Istio's sidecar holds 15000 in the same pod), and how it runs: transparent (the
+        default: root in group 1339 with NET_ADMIN and NET_BIND_SERVICE only, for its
+        transparent listeners) or unprivileged (UID 1339, no capabilities)
   validate DIR|FILE
         check documents; exit 0, or 1 with one line per problem
   status [--admin-url http://127.0.0.1:9090]
@@ -105,6 +107,7 @@ const INJECT_FLAGS = {
   'proxy-xds-address': { type: 'string' },
   'proxy-extensions-address': { type: 'string' },
   'proxy-admin-port': { type: 'string' },
+  'proxy-security': { type: 'string' },
 } as const;
 
 /** host:port where the host is an IP address or a DNS name, as a sidecar's Envoy will dial it. */
@@ -121,6 +124,8 @@ function injectOptionsFrom(values: Partial<Record<keyof typeof INJECT_FLAGS, str
   checkedAddress('--proxy-extensions-address', extensionsAddress, 9090);
   const adminPort = intOption(values['proxy-admin-port'], 'proxy-admin-port', o.proxyAdminPort);
   if (adminPort === 0) throw new Error('--proxy-admin-port must be a port (1-65535)');
+  const security = values['proxy-security'] ?? o.proxySecurity;
+  if (!PROXY_SECURITY.includes(security as ProxySecurity)) throw new Error(`--proxy-security must be one of ${PROXY_SECURITY.join(', ')}, got "${security}"`);
   return {
     ...o,
     proxyImage: values['proxy-image'] ?? o.proxyImage,
@@ -128,6 +133,7 @@ function injectOptionsFrom(values: Partial<Record<keyof typeof INJECT_FLAGS, str
     xdsAddress,
     extensionsAddress,
     proxyAdminPort: adminPort,
+    proxySecurity: security as ProxySecurity,
   };
 }
 

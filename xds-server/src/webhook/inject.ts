@@ -7,7 +7,8 @@
 //   - container mediamesh-proxy: the stock Envoy image, its bootstrap in an
 //     env var with the pod's identity from the downward API, admin on
 //     127.0.0.1 only, /tmp on an emptyDir (Envoy keeps extensions it fetched
-//     from the control plane by sha256 there), UID 1339, no capabilities;
+//     from the control plane by sha256 there), group 1339 with NET_ADMIN for
+//     its transparent listeners (or UID 1339 with nothing: ProxySecurity);
 //   - init container mediamesh-init (last, after the pod's own): the
 //     interception script with the pod's media ports, as root with
 //     NET_ADMIN and NET_RAW;
@@ -66,13 +67,29 @@ export interface InjectOptions {
   extensionsAddress: string;
   /** Envoy admin, on 127.0.0.1 only (15000 is Istio's sidecar's in the same pod). */
   proxyAdminPort: number;
-  /** The proxy's UID; the interception script lets its traffic through. Istio's is 1337. */
+  /** The proxy's UID (and group); the interception script lets its traffic through. Istio's is 1337. */
   proxyUid: number;
+  proxySecurity: ProxySecurity;
   /** Written into mediamesh.io/status. */
   version: string;
   proxyResources: Resources;
   initResources: Resources;
 }
+
+/**
+ * How the proxy runs.
+ *   transparent: as root in group 1339, with NET_ADMIN (IP_TRANSPARENT: the
+ *     interception script delivers outbound media with its destination
+ *     unchanged, and the sidecar's listeners bind the Services' addresses
+ *     transparently) and NET_BIND_SERVICE (RTSP's 554) only. Kubernetes gives
+ *     a non-root container no capabilities (no ambient ones), and the stock
+ *     image's Envoy has no file capabilities, so this is the one way a stock
+ *     Envoy gets them. The script exempts the proxy by group (--proxy-gid).
+ *   unprivileged: UID 1339, no capabilities at all; only for listeners that
+ *     are not transparent (or an Envoy image with file capabilities).
+ */
+export type ProxySecurity = 'transparent' | 'unprivileged';
+export const PROXY_SECURITY: readonly ProxySecurity[] = ['transparent', 'unprivileged'];
 
 export interface Resources {
   requests: Record<string, string>;
@@ -89,6 +106,7 @@ export function defaultInjectOptions(version: string, overrides: Partial<InjectO
     extensionsAddress: `${CONTROL_PLANE_SERVICE}:9090`,
     proxyAdminPort: 15100,
     proxyUid: 1339,
+    proxySecurity: 'transparent',
     version,
     proxyResources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '2', memory: '1Gi' } },
     initResources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
@@ -198,8 +216,8 @@ export function mediaPorts(pod: Pod): { ok: true; ports: MediaPorts } | { ok: fa
 }
 
 /** The init container's arguments, as the interception script's contract has them. */
-export function interceptionArgs(ports: MediaPorts, proxyUid: number): string[] {
-  const args = ['apply', '--proxy-uid', String(proxyUid)];
+export function interceptionArgs(ports: MediaPorts, proxyUid: number, proxyGid?: number): string[] {
+  const args = ['apply', '--proxy-uid', String(proxyUid), ...(proxyGid === undefined ? [] : ['--proxy-gid', String(proxyGid)])];
   const flags: [string, readonly PortRange[]][] = [['--rtsp-ports', ports.rtsp], ['--udp-ports', ports.udp], ['--inbound-rtsp-ports', ports.inboundRtsp], ['--inbound-udp-ports', ports.inboundUdp]];
   for (const [flag, list] of flags) if (list.length > 0) args.push(flag, formatPortList(list));
   return args;
@@ -230,15 +248,25 @@ function proxyContainer(o: InjectOptions): Container {
       { name: BOOTSTRAP_ENV, value: sidecarBootstrapTemplate({ xdsAddress: o.xdsAddress, extensionsAddress: o.extensionsAddress, adminPort: o.proxyAdminPort, cluster: 'mediamesh-proxy' }) },
     ],
     resources: structuredClone(o.proxyResources),
-    securityContext: {
-      runAsUser: o.proxyUid,
-      runAsGroup: o.proxyUid,
-      runAsNonRoot: true,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      privileged: false,
-      capabilities: { drop: ['ALL'] },
-    },
+    securityContext: o.proxySecurity === 'transparent'
+      ? {
+          runAsUser: 0,
+          runAsGroup: o.proxyUid,
+          runAsNonRoot: false,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          privileged: false,
+          capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_BIND_SERVICE'] },
+        }
+      : {
+          runAsUser: o.proxyUid,
+          runAsGroup: o.proxyUid,
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          privileged: false,
+          capabilities: { drop: ['ALL'] },
+        },
     volumeMounts: [{ name: PROXY_TMP_VOLUME, mountPath: '/tmp' }],
   };
 }
@@ -249,7 +277,7 @@ function initContainer(o: InjectOptions, ports: MediaPorts): Container {
     image: o.initImage,
     imagePullPolicy: 'IfNotPresent',
     command: ['sh', INTERCEPT_SCRIPT],
-    args: interceptionArgs(ports, o.proxyUid),
+    args: interceptionArgs(ports, o.proxyUid, o.proxySecurity === 'transparent' ? o.proxyUid : undefined),
     resources: structuredClone(o.initResources),
     securityContext: {
       // iptables needs root and these two capabilities in the pod's network namespace; nothing else.
