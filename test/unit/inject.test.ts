@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
-import { ANNOTATIONS, type Container, defaultInjectOptions, INIT_CONTAINER, injectPod, type InjectResult, INTERCEPT_SCRIPT, MAX_ISTIO_UDP_PORTS, type Pod, PROXY_CONTAINER, PROXY_TMP_VOLUME } from '../../xds-server/src/webhook/inject.js';
+import { ANNOTATIONS, type Container, defaultInjectOptions, INIT_CONTAINER, injectPod, type InjectResult, INTERCEPT_SCRIPT, MAX_INBOUND_UDP_PORTS, MAX_ISTIO_UDP_PORTS, type Pod, PROXY_CONTAINER, PROXY_TMP_VOLUME } from '../../xds-server/src/webhook/inject.js';
 import { injectManifests, type InjectManifestsOptions } from '../../xds-server/src/webhook/inject-manifests.js';
 import { applyPatch, topLevelPatch } from '../../xds-server/src/webhook/json-patch.js';
 import { mergeCommaList, parsePortList } from '../../xds-server/src/webhook/port-list.js';
@@ -82,7 +82,7 @@ describe('sidecar injection', () => {
       assert.ok(again.ok && again.skipped === 'already injected');
     });
 
-    it('refuses a pod whose port annotation does not parse, or that already has a container or volume by our names', () => {
+    it('refuses a pod whose port annotation does not parse or asks for more inbound UDP ports than interception takes, or that already has a container or volume by our names', () => {
       const bad = injectPod(pod({ annotations: { 'mediamesh.io/inject': 'true', 'mediamesh.io/udp-ports': '5004,rtp' } }), {}, options);
       assert.deepEqual(bad, { ok: false, error: 'annotation mediamesh.io/udp-ports: "rtp" is not a port (1-65535) or a range such as 5004-5005' });
       const backwards = injectPod(pod({ annotations: { 'mediamesh.io/rtsp-ports': '8554-554' } }), ENABLED, options);
@@ -91,6 +91,9 @@ describe('sidecar injection', () => {
       assert.deepEqual(clash, { ok: false, error: `the pod already has a container named ${INIT_CONTAINER}` });
       const volume = injectPod(pod({}, { volumes: [{ name: PROXY_TMP_VOLUME, emptyDir: {} }] }), ENABLED, options);
       assert.equal(volume.ok, false);
+      const wide = injectPod(pod({ annotations: { 'mediamesh.io/inbound-udp-ports': '10000-10064' } }), ENABLED, options);
+      assert.deepEqual(wide, { ok: false, error: `annotation mediamesh.io/inbound-udp-ports: 65 inbound UDP ports; interception takes at most ${MAX_INBOUND_UDP_PORTS} (each gets a proxy port of its own)` });
+      assert.ok(injectPod(pod({ annotations: { 'mediamesh.io/inbound-udp-ports': '10000-10063' } }), ENABLED, options).ok);
     });
   });
 

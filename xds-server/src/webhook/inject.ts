@@ -55,6 +55,12 @@ const NEVER_DEFAULT_UDP = new Set([53]);
  * UDP anyway: UDP ports are listed there only while they are this few.
  */
 export const MAX_ISTIO_UDP_PORTS = 256;
+/**
+ * The interception script gives each inbound UDP port a proxy port of its
+ * own (15200, 15201, ...: a UDP listener cannot learn the original port),
+ * and takes at most this many.
+ */
+export const MAX_INBOUND_UDP_PORTS = 64;
 
 export interface InjectOptions {
   /** The sidecar's image: stock Envoy. */
@@ -212,7 +218,13 @@ export function mediaPorts(pod: Pod): { ok: true; ports: MediaPorts } | { ok: fa
     inboundUdp: portsFromAnnotation(annotations, ANNOTATIONS.inboundUdpPorts) ?? udpContainerPorts,
   };
   for (const value of Object.values(found)) if (typeof value === 'string') return { ok: false, error: value };
-  return { ok: true, ports: found as MediaPorts };
+  const ports = found as MediaPorts;
+  const inboundUdp = portCount(ports.inboundUdp);
+  if (inboundUdp > MAX_INBOUND_UDP_PORTS) {
+    const from = annotations[ANNOTATIONS.inboundUdpPorts] !== undefined ? `annotation ${ANNOTATIONS.inboundUdpPorts}` : 'the pod\'s UDP containerPorts';
+    return { ok: false, error: `${from}: ${inboundUdp} inbound UDP ports; interception takes at most ${MAX_INBOUND_UDP_PORTS} (each gets a proxy port of its own)` };
+  }
+  return { ok: true, ports };
 }
 
 /** The init container's arguments, as the interception script's contract has them. */
