@@ -131,7 +131,8 @@ export function regexProblem(pattern: string): string | undefined {
   return undefined;
 }
 
-function rtspMatchProblems(route: RtspRoute): FieldProblem[] {
+/** RegularExpression paths Envoy's RE2 would refuse: a check on the route alone. */
+export function rtspMatchProblems(route: RtspRoute): FieldProblem[] {
   const problems: FieldProblem[] = [];
   route.spec.rules.forEach((rule, r) => (rule.matches ?? []).forEach((match, m) => {
     const path = match.path;
