@@ -14,16 +14,38 @@ RUN npm ci
 COPY . .
 RUN npm run build
 
+# The RTP filter (an Envoy dynamic module) the control plane serves to
+# sidecars by sha256 (`serve --rtp-module remote`): built here, so a stock
+# Envoy image needs nothing on disk.
+FROM debian:bookworm-slim AS filters
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends cmake ninja-build g++ nlohmann-json3-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY envoy-filters/ ./envoy-filters/
+RUN cmake -S envoy-filters -B build/envoy-filters -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEDIAMESH_TESTS=OFF \
+ && cmake --build build/envoy-filters --target mediamesh_rtp_filter
+
 # Runtime: the compiled control plane, its launcher and production
 # dependencies only. bin/mediamesh.js loads build/xds-server/src/cli/main.js;
 # package.json marks the files as ES modules and is how the code finds its root.
+# The same image is the injected pods' init container (mediamesh-init): it
+# runs the interception script as root with NET_ADMIN and NET_RAW, so it
+# carries iptables (nft and legacy backends) and iproute2; the control plane
+# itself runs as UID 10001 and uses neither.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables iproute2 \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY bin/ ./bin/
 COPY --from=build /src/build/xds-server/ ./build/xds-server/
+COPY --from=filters /src/build/envoy-filters/dynamic-module/libmediamesh_rtp_filter.so ./build/envoy-filters/dynamic-module/
+# The interception script the init container runs: sh /app/manifests/interception/mediamesh-intercept.sh apply ...
+COPY manifests/interception/ ./manifests/interception/
 USER 10001:10001
 EXPOSE 18000 9090 9443
 ENTRYPOINT ["node", "bin/mediamesh.js"]

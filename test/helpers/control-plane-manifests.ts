@@ -63,3 +63,24 @@ function readYaml(file: string): unknown[] {
     return d.toJS();
   }).filter((o) => o !== null);
 }
+
+/** A webhook of a Mutating- or ValidatingWebhookConfiguration, as far as the tests read it. */
+export interface Webhook {
+  name: string;
+  admissionReviewVersions: string[];
+  sideEffects: string;
+  failurePolicy?: 'Fail' | 'Ignore';
+  timeoutSeconds?: number;
+  clientConfig: { service?: { name: string; namespace: string; port?: number; path?: string }; url?: string; caBundle?: string };
+  rules: { operations: string[]; apiGroups: string[]; apiVersions: string[]; resources: string[]; scope?: string }[];
+  namespaceSelector?: LabelSelector;
+  objectSelector?: LabelSelector;
+  matchConditions?: { name: string; expression: string }[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+export type WebhookConfiguration = K8sObject & { webhooks: Webhook[] };

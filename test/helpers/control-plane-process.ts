@@ -6,7 +6,7 @@ import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 
 export class ControlPlaneProcess {
   private logs: string[] = [];
-  private constructor(private readonly child: ChildProcess, readonly xdsPort: number, readonly adminPort: number, logs: string[]) {
+  private constructor(private readonly child: ChildProcess, readonly xdsPort: number, readonly adminPort: number, logs: string[], readonly webhookPort?: number) {
     this.logs = logs;
   }
 
@@ -37,10 +37,10 @@ export class ControlPlaneProcess {
           logs.push(line);
           if (logs.length > 2000) logs.shift();
           try {
-            const entry = JSON.parse(line) as { msg?: string; xdsPort?: number; adminPort?: number };
+            const entry = JSON.parse(line) as { msg?: string; xdsPort?: number; adminPort?: number; webhookPort?: number };
             if (entry.msg === 'control plane ready') {
               clearTimeout(timer);
-              resolve(new ControlPlaneProcess(child, entry.xdsPort!, entry.adminPort!, logs));
+              resolve(new ControlPlaneProcess(child, entry.xdsPort!, entry.adminPort!, logs, entry.webhookPort));
             }
           } catch {
             // not JSON: keep it in the log only

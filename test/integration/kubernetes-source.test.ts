@@ -12,7 +12,9 @@ import path from 'node:path';
 import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
 import { rtpModuleFromOption } from '../../xds-server/src/cli/rtp-module-option.js';
 import { type RunningControlPlane, startControlPlane } from '../../xds-server/src/cli/serve.js';
+import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../xds-server/src/sources/kubernetes/kube-client.js';
+import { ConfigDir } from '../helpers/mesh-files.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
 import { type KubeApiServer, startKubeApiServer } from '../helpers/kube-apiserver.js';
 import { NetnsLab, type PodProcess } from '../helpers/netns.js';
@@ -193,6 +195,88 @@ describe('Kubernetes source against a real API server', function () {
     await waitFor('the watch problem to clear', () => !cp.controlPlane.configStatus().problems.some((p) => /watching/.test(p.message)), 90_000, 200);
     await api.kubectl(['apply', '-f', '-'], slice('feed-v1-a', 'feed-v1', lab.pod('v1').ip, 25004));
     await waitFor('the echo of v1 after the restart', async () => (await udpAsk('127.96.0.10', 5004, 'after')) === 'v1:after', 30_000, 200);
+  });
+
+  it('follows deletions: no endpoints is reported and drops the traffic, no route removes the listener', async () => {
+    await api.kubectl(['delete', 'endpointslice', '-n', NS, 'feed-v1-a']);
+    const resolved = await waitFor('ResolvedRefs=False', async () => {
+      const c = await condition('feed', 'ResolvedRefs');
+      return c?.status === 'False' ? c : false;
+    }, 30_000, 200);
+    assert.equal(resolved.reason, 'NoReadyEndpoints');
+    assert.equal(await udpAsk('127.96.0.10', 5004, 'nobody', 500), undefined);
+    await api.kubectl(['delete', 'udproute', '-n', NS, 'feed']);
+    await waitFor('the listener to leave Envoy', async () => !(await envoy.admin.listenerNames()).some((n) => n.includes('~feed~')), 30_000, 200);
+  });
+});
+
+describe('the manifests\' ServiceAccount and RBAC, beside a config directory', function () {
+  this.timeout(240_000);
+  let api: KubeApiServer;
+  let cp: RunningControlPlane;
+  let client: KubeClient;
+  const config = new ConfigDir();
+
+  before(async () => {
+    api = await startKubeApiServer();
+    await api.kubectl(['apply', '--server-side', '-k', path.join(root, 'manifests/')]);
+    await api.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/udproutes.mediamesh.io', 'crd/rtsproutes.mediamesh.io']);
+    await api.kubectl(['create', 'namespace', NS]);
+    await api.kubectl(['apply', '-f', '-'], yaml(service('feed', '127.96.0.10', 5004), service('feed-v1', '127.96.0.11', 5004), service('other', '127.96.0.12', 5006), service('third', '127.96.0.14', 5008), udpRoute('feed', 'feed', 5004, 'feed-v1'), udpRoute('dup', 'third', 5008, 'feed-v1')));
+    // The control plane's own identity: only what manifests/control-plane/rbac.yaml grants.
+    const token = await api.serviceAccountToken('mediamesh-system', 'mediamesh-control-plane');
+    const admin = api.kubeConfig();
+    const sa = new KubeConfig();
+    sa.loadFromOptions({
+      clusters: admin.clusters,
+      users: [{ name: 'control-plane', token }],
+      contexts: [{ name: 'control-plane', cluster: admin.getCurrentCluster()!.name, user: 'control-plane' }],
+      currentContext: 'control-plane',
+    });
+    client = new KubeClient(admin);
+    // A file route on a cluster Service, and a second copy of the cluster's route.
+    config.write('from-file.yaml', udpRoute('from-file', 'other', 5006, 'feed-v1'));
+    config.write('copy.yaml', udpRoute('dup', 'third', 5008, 'feed-v1', '  idleTimeout: 99s'));
+    cp = await startControlPlane({
+      configDir: config.dir, listenHost: '127.0.0.1', xdsPort: 0, adminPort: 0, debounceMs: 50, rtpModule: rtpModuleFromOption(undefined),
+      kubernetes: { client: new KubeClient(sa), leaseNamespace: 'mediamesh-system', leaderId: 'rbac-test', leaseDurationMs: 3000 },
+    });
+  });
+
+  after(async () => {
+    await cp?.stop();
+    await api?.stop();
+    config.cleanup();
+  });
+
+  it('lists, holds the Lease and writes status with nothing more than its RBAC', async () => {
+    const accepted = await waitFor('status written with the ServiceAccount', async () => {
+      const r = await client.get<RouteObject>(`/apis/mediamesh.io/v1alpha1/namespaces/${NS}/udproutes/feed`);
+      return r.status?.parents?.[0]?.conditions.find((c) => c.type === 'Accepted') ?? false;
+    }, 30_000, 200);
+    assert.equal(accepted.status, 'True');
+    assert.equal(cp.kubernetes!.isLeader(), true);
+    assert.deepEqual(cp.controlPlane.configStatus().problems.filter((p) => /forbidden|watching/i.test(p.message)), []);
+  });
+
+  it('serves the directory and the cluster together, and names both copies of an object in both', () => {
+    const routes = cp.controlPlane.currentModel().udpListeners.map((l) => `${l.route.namespace}/${l.route.name}`).sort();
+    assert.deepEqual(routes, ['media/dup', 'media/feed', 'media/from-file']);
+    const duplicate = cp.controlPlane.configStatus().problems.find((p) => /UdpRoute media\/dup/.test(p.message) && /kubernetes/.test(p.message) && p.message.includes(config.dir));
+    assert.ok(duplicate, cp.controlPlane.configStatus().problems.map((p) => p.message).join('\n'));
+  });
+
+  it('writes nothing when a change leaves every route\'s status as it is', async () => {
+    const kubernetes = cp.kubernetes!;
+    await waitFor('status to settle', () => kubernetes.statusFlushes() > 0 && kubernetes.statusWrites() > 0, 30_000, 100);
+    const { resourceVersion } = (await client.get<{ metadata: { resourceVersion: string } }>(`/apis/mediamesh.io/v1alpha1/namespaces/${NS}/udproutes/feed`)).metadata;
+    const [writes, flushes] = [kubernetes.statusWrites(), kubernetes.statusFlushes()];
+    // An unrelated change: a reload, a status comparison, and nothing to write.
+    await api.kubectl(['apply', '-f', '-'], service('unrelated', '127.96.0.13', 7000));
+    await waitFor('a status comparison after the change', () => kubernetes.statusFlushes() > flushes, 30_000, 50);
+    assert.equal(kubernetes.statusWrites(), writes);
+    const after = (await client.get<{ metadata: { resourceVersion: string } }>(`/apis/mediamesh.io/v1alpha1/namespaces/${NS}/udproutes/feed`)).metadata;
+    assert.equal(after.resourceVersion, resourceVersion);
   });
 });
 

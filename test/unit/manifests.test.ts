@@ -2,7 +2,9 @@
 // (kustomization.yaml's resources, in order), checked for what matters: every
 // listed file exists; the control plane runs locked down, probed on the admin
 // port its own arguments give; its RBAC is exactly the table below; the
-// Service reaches the container's ports; the image's user is the pod's.
+// Service reaches the container's ports; the image's user is the pod's; the
+// admission webhooks reach the control plane's webhook port through the
+// Service, and cannot block a pod that did not opt in.
 // The table (CONTROL_PLANE_RBAC) is in test/helpers/control-plane-manifests.ts;
 // test/integration/manifests-apply.test.ts applies the same files to a real
 // API server and asks its authorizer about it.
@@ -10,7 +12,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
-import { CONTROL_PLANE_RBAC, type Grant, grants, type K8sObject, MANIFESTS_DIR, NAME, NAMESPACE, readKustomization } from '../helpers/control-plane-manifests.js';
+import { INTERCEPT_SCRIPT, NAMESPACE_LABEL } from '../../xds-server/src/webhook/inject.js';
+import { WEBHOOK_PATHS } from '../../xds-server/src/webhook/webhook-server.js';
+import { CONTROL_PLANE_RBAC, type Grant, grants, type K8sObject, MANIFESTS_DIR, NAME, NAMESPACE, readKustomization, type Webhook, type WebhookConfiguration } from '../helpers/control-plane-manifests.js';
 
 const root = projectRoot();
 
@@ -25,7 +29,7 @@ interface Container {
   startupProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: SecurityContext;
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface Probe { httpGet?: { path: string; port: number | string } }
 interface SecurityContext {
@@ -37,13 +41,14 @@ interface SecurityContext {
   capabilities?: { drop?: string[]; add?: string[] };
   seccompProfile?: { type: string };
   privileged?: boolean;
+  fsGroup?: number;
 }
 interface PodSpec {
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
   securityContext?: SecurityContext;
   containers: Container[];
-  volumes?: { name: string; emptyDir?: object }[];
+  volumes?: { name: string; emptyDir?: object; secret?: { secretName: string; defaultMode?: number } }[];
   topologySpreadConstraints?: { topologyKey: string; labelSelector?: { matchLabels?: Record<string, string> } }[];
   affinity?: { podAntiAffinity?: unknown };
   hostNetwork?: boolean;
@@ -54,7 +59,7 @@ interface Deployment extends K8sObject {
 interface Rule { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
 interface Binding extends K8sObject { roleRef: { apiGroup: string; kind: string; name: string }; subjects: { kind: string; name: string; namespace?: string }[] }
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
 
 /** The value after a flag in an argument list. */
 function flag(args: string[], name: string): string | undefined {
@@ -115,7 +120,7 @@ describe('manifests (kubectl apply -k manifests/)', () => {
   it('list files that exist, holding the CRDs and the control plane, each object once', () => {
     const keys = objects.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`);
     assert.equal(new Set(keys).size, keys.length, keys.join(', '));
-    for (const kind of ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget']) {
+    for (const kind of ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       assert.ok(objects.some((o) => o.kind === kind), kind);
     }
     assert.equal(find('Namespace', NAMESPACE).metadata.name, NAMESPACE);
@@ -136,7 +141,8 @@ describe('manifests (kubectl apply -k manifests/)', () => {
     assert.equal(deployment.spec.replicas, 2);
     assert.equal(pod.containers.length, 1);
     assert.match(container.image, /^ghcr\.io\/mediamesh\/control-plane:\d+\.\d+\.\d+$/);
-    assert.deepEqual(container.args, ['serve', '--kubernetes', '--listen-host', '0.0.0.0', '--xds-port', '18000', '--admin-port', '9090']);
+    assert.deepEqual(container.args, ['serve', '--kubernetes', '--listen-host', '0.0.0.0', '--xds-port', '18000', '--admin-port', '9090', '--rtp-module', 'remote',
+      '--webhook-port', '9443', '--webhook-cert', '/etc/mediamesh/webhook/tls.crt', '--webhook-key', '/etc/mediamesh/webhook/tls.key']);
     const fromField = (name: string) => container.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
     assert.equal(fromField('POD_NAME'), 'metadata.name');
     assert.equal(fromField('POD_NAMESPACE'), 'metadata.namespace');
@@ -198,7 +204,7 @@ describe('manifests (kubectl apply -k manifests/)', () => {
     const target = (name: string) => containerPortOf(container, byName.get(name)!.targetPort);
     assert.equal(target('grpc-xds'), Number(flag(container.args, '--xds-port')));
     assert.equal(target('http-admin'), Number(flag(container.args, '--admin-port')));
-    assert.equal(target('https-webhook'), 9443);
+    assert.equal(target('https-webhook'), Number(flag(container.args, '--webhook-port')));
     for (const p of svc.spec.ports) assert.ok(container.ports.some((c) => c.containerPort === containerPortOf(container, p.targetPort)), p.name);
   });
 
@@ -250,5 +256,95 @@ describe('manifests (kubectl apply -k manifests/)', () => {
     const dirs = copies.map((c) => c.dest).filter((d) => d !== '' && d !== '.');
     assert.ok(dirs.some((dest) => cli.startsWith(dest)), `${cli} is under one of ${dirs.join(', ')}`);
     assert.ok(copies.some((c) => c.sources.includes('package.json')), 'package.json (ES modules, the project root) is in the image');
+  });
+
+  describe('admission webhooks', () => {
+    let mutating: WebhookConfiguration;
+    let validating: WebhookConfiguration;
+    before(() => {
+      [mutating] = objects.filter((o) => o.kind === 'MutatingWebhookConfiguration') as unknown as WebhookConfiguration[];
+      [validating] = objects.filter((o) => o.kind === 'ValidatingWebhookConfiguration') as unknown as WebhookConfiguration[];
+      assert.ok(mutating && validating);
+    });
+    const all = () => [...mutating.webhooks, ...validating.webhooks];
+    const expression = (selector: Webhook['namespaceSelector'], key: string) => selector?.matchExpressions?.find((e) => e.key === key);
+
+    it('call the control plane through its Service\'s https-webhook port, on paths it serves, AdmissionReview v1, without side effects', () => {
+      const svc = find<K8sObject & { spec: { ports: { name: string; port: number }[] } }>('Service');
+      const webhookPort = svc.spec.ports.find((p) => p.name === 'https-webhook')!.port;
+      const served = new Set<string>(Object.values(WEBHOOK_PATHS));
+      for (const w of all()) {
+        assert.deepEqual(w.clientConfig.service && { ...w.clientConfig.service, path: undefined }, { name: NAME, namespace: NAMESPACE, port: webhookPort, path: undefined }, w.name);
+        assert.ok(served.has(w.clientConfig.service!.path!), `${w.name}: ${w.clientConfig.service!.path}`);
+        assert.equal(w.clientConfig.url, undefined);
+        assert.deepEqual(w.admissionReviewVersions, ['v1']);
+        assert.equal(w.sideEffects, 'None');
+        assert.ok(w.timeoutSeconds !== undefined && w.timeoutSeconds <= 10, `${w.name}: a short timeout`);
+      }
+      assert.deepEqual(mutating.webhooks.map((w) => w.clientConfig.service!.path).sort(), [WEBHOOK_PATHS.inject, WEBHOOK_PATHS.injectEnabledNamespace].sort());
+      assert.deepEqual(validating.webhooks.map((w) => w.clientConfig.service!.path), [WEBHOOK_PATHS.validate]);
+    });
+
+    it('inject pods on creation only, and never in kube-system or mediamesh-system', () => {
+      for (const w of mutating.webhooks) {
+        assert.deepEqual(w.rules, [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }], w.name);
+        const names = expression(w.namespaceSelector, 'kubernetes.io/metadata.name');
+        assert.equal(names?.operator, 'NotIn', w.name);
+        assert.deepEqual([...names!.values!].sort(), ['kube-system', NAMESPACE]);
+      }
+    });
+
+    it('fail closed only for pods that opted in: each injecting webhook is narrowed to them before it is called', () => {
+      const byPath = new Map(mutating.webhooks.map((w) => [w.clientConfig.service!.path, w]));
+      const namespaceWide = byPath.get(WEBHOOK_PATHS.injectEnabledNamespace)!;
+      assert.deepEqual(expression(namespaceWide.namespaceSelector, NAMESPACE_LABEL), { key: NAMESPACE_LABEL, operator: 'In', values: ['enabled'] });
+      assert.deepEqual(expression(namespaceWide.objectSelector, NAMESPACE_LABEL), { key: NAMESPACE_LABEL, operator: 'NotIn', values: ['false'] }, 'a pod labelled out is never sent');
+      assert.ok(namespaceWide.matchConditions?.some((c) => c.expression.includes(`annotations['${NAMESPACE_LABEL}'] != 'false'`)), 'a pod annotated out is never sent');
+      const perPod = byPath.get(WEBHOOK_PATHS.inject)!;
+      assert.deepEqual(expression(perPod.namespaceSelector, NAMESPACE_LABEL), { key: NAMESPACE_LABEL, operator: 'NotIn', values: ['enabled'] }, 'the two webhooks never both see a pod');
+      const optIn = perPod.matchConditions?.find((c) => c.name === 'opted-in')?.expression ?? '';
+      assert.ok(optIn.includes(`annotations['${NAMESPACE_LABEL}'] == 'true'`) && optIn.includes(`labels['${NAMESPACE_LABEL}'] == 'true'`), 'only pods that opt in themselves are sent');
+      for (const w of mutating.webhooks) {
+        assert.equal(w.failurePolicy, 'Fail', `${w.name}: an opted-in pod does not start outside the mesh`);
+        assert.ok(w.matchConditions?.some((c) => c.expression.includes('hostNetwork')), `${w.name}: host-network pods are never sent`);
+      }
+    });
+
+    it('run before Istio\'s injector, which reads the exclusions this one merges', () => {
+      for (const istio of ['istio-sidecar-injector', 'istio-revision-tag-default']) assert.ok(mutating.metadata.name < istio, `${mutating.metadata.name} sorts before ${istio}`);
+    });
+
+    it('validate routes on create and update (not status writes), and let them through while the control plane is down', () => {
+      const [w] = validating.webhooks;
+      assert.deepEqual(w!.rules, [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['mediamesh.io'], apiVersions: ['v1alpha1'], resources: ['udproutes', 'rtsproutes'], scope: 'Namespaced' }]);
+      assert.equal(w!.failurePolicy, 'Ignore');
+    });
+
+    it('are served by the Deployment from the Secret webhook-cert.sh writes, readable by the control plane\'s user', () => {
+      const script = fs.readFileSync(path.join(MANIFESTS_DIR, 'webhooks/webhook-cert.sh'), 'utf8');
+      const certPath = flag(container.args, '--webhook-cert')!;
+      const keyPath = flag(container.args, '--webhook-key')!;
+      assert.equal(path.dirname(certPath), path.dirname(keyPath));
+      const mount = container.volumeMounts?.find((m) => m.mountPath === path.dirname(certPath));
+      assert.ok(mount?.readOnly, 'the certificate directory is mounted read-only');
+      const secret = pod.volumes?.find((v) => v.name === mount.name)?.secret;
+      assert.ok(secret, 'from a Secret volume');
+      assert.match(script, new RegExp(`SECRET=\\$\\{SECRET:-${secret.secretName}\\}`));
+      assert.deepEqual([path.basename(certPath), path.basename(keyPath)], ['tls.crt', 'tls.key'], 'a kubernetes.io/tls Secret\'s keys');
+      const mode = secret.defaultMode ?? 0o644;
+      assert.ok((mode & 0o004) !== 0 || ((mode & 0o040) !== 0 && pod.securityContext?.fsGroup === (container.securityContext?.runAsGroup ?? pod.securityContext?.runAsGroup)), 'the files are readable by the control plane\'s group or by all');
+      assert.match(script, new RegExp(`MUTATING=\\$\\{MUTATING:-${mutating.metadata.name}\\}`));
+      assert.match(script, new RegExp(`VALIDATING=\\$\\{VALIDATING:-${validating.metadata.name}\\}`));
+    });
+
+    it('find the interception script, iptables and iproute2 in the control plane image the init container runs', () => {
+      const stage = finalDockerStage();
+      const installs = stage.instructions.filter(([op]) => op === 'RUN').map(([, v]) => v).join(' ');
+      for (const pkg of ['iptables', 'iproute2']) assert.match(installs, new RegExp(`apt-get install [^&]*\\b${pkg}\\b`), pkg);
+      const workdir = stage.instructions.filter(([op]) => op === 'WORKDIR').at(-1)?.[1];
+      const copied = stage.instructions.filter(([op]) => op === 'COPY').map(([, v]) => v.split(/\s+/)).find((w) => w[0] === 'manifests/interception/');
+      assert.ok(copied, 'the runtime stage copies manifests/interception/');
+      assert.equal(path.posix.join(workdir!, copied.at(-1)!, path.basename(INTERCEPT_SCRIPT)), INTERCEPT_SCRIPT);
+    });
   });
 });

@@ -6,6 +6,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { ControlPlane } from '../control-plane.js';
 import { createLogger } from '../log.js';
 import { DEBUG_REFUSED_MESSAGE, debugAccessAllowed } from './debug-access.js';
+import type { RelaySessions } from '../relays/relay-sessions.js';
+import { relayApi } from './relay-api.js';
 import { nodeStatusToJson } from '../xds/node-status.js';
 import { pushOrder, shortTypeName } from '../xds/type-urls.js';
 import { createMetrics } from './metrics.js';
@@ -21,6 +23,8 @@ export class AdminServer {
       files?: readonly { urlPath: string; file: string }[];
       /** Answer /debug/* for every caller, not only loopback ones. */
       debugFromAnywhere?: boolean;
+      /** RTSP relays proxies may ask for (serve --relay-ports). */
+      relays?: RelaySessions;
     } = {},
   ) {}
 
@@ -73,6 +77,13 @@ export class AdminServer {
       app.get(urlPath, (_req: Request, res: Response) => {
         log.info('serving extension', { path: urlPath });
         res.type('application/octet-stream').sendFile(file);
+      });
+    }
+    if (this.options.relays) {
+      app.use('/relays/v1', relayApi(this.options.relays, cache));
+      const relays = this.options.relays;
+      app.get('/debug/relays', (_req: Request, res: Response) => {
+        res.json({ sessions: relays.list() });
       });
     }
     app.get('/healthz', (_req: Request, res: Response) => {

@@ -7,17 +7,11 @@ import { isIpAddress, parseIp } from './addresses.js';
 import { durationProblem } from './duration.js';
 import { routeRuleProblems } from './route-rules.js';
 import { schemasByKind } from './schemas.js';
+import type { FieldProblem, ProblemCode } from './field-problem.js';
+
+export type { FieldProblem, ProblemCode };
 import { type EndpointSlice, type MeshDocument, namespaceOf, objectKey, type RtspRoute, type Service, type UdpRoute } from './types.js';
 
-export interface FieldProblem {
-  /** Dotted field path, e.g. spec.backendRefs[1].name; empty for the whole document. */
-  field: string;
-  reason: string;
-  /** Gateway API style reason for the route's condition (Invalid when unset). */
-  code?: ProblemCode;
-}
-
-export type ProblemCode = 'Invalid' | 'NoMatchingParent' | 'Conflicted' | 'ResourceLimit' | 'BackendNotFound' | 'RefNotPermitted' | 'Duplicate';
 
 /** What a document says it is, read without trusting its shape. */
 export interface ObjectIdentity {

@@ -5,7 +5,7 @@
 // same parent port (GAMMA). Overlap is by address (a wildcard overlaps its
 // whole family) and port.
 import { addressesOverlap } from './addresses.js';
-import type { FieldProblem } from './check-shape.js';
+import type { FieldProblem } from './field-problem.js';
 import type { ListenerClaim } from './resolve-route.js';
 
 /** Listeners across every accepted route: bounds one snapshot's size whatever the routes ask for. */

@@ -4,7 +4,7 @@
 // served twice, weights, path forms) were checked before, with the CRDs' own
 // words (route-rules.ts).
 import { type IpAddress, isIpAddress, parseIp } from './addresses.js';
-import type { FieldProblem } from './check-shape.js';
+import type { FieldProblem } from './field-problem.js';
 import { rtspPathRegexProblem } from './rtsp-path-regex.js';
 import { type BackendRef, namespaceOf, type ObjectMeta, type ParentRef, type RtspRoute, type Service, type ServicePort, type UdpRoute } from './types.js';
 
@@ -137,7 +137,8 @@ export function regexProblem(pattern: string): string | undefined {
   return undefined;
 }
 
-function rtspMatchProblems(route: RtspRoute): FieldProblem[] {
+/** RegularExpression paths Envoy's RE2 would refuse: a check on the route alone. */
+export function rtspMatchProblems(route: RtspRoute): FieldProblem[] {
   const problems: FieldProblem[] = [];
   route.spec.rules.forEach((rule, r) => (rule.matches ?? []).forEach((match, m) => {
     const path = match.path;

@@ -8,7 +8,7 @@
 //
 // CEL cost stays bounded because every list and map they walk has maxItems or
 // maxProperties, and every string they read has a maxLength.
-import type { FieldProblem } from './check-shape.js';
+import type { FieldProblem } from './field-problem.js';
 import { parseDurationMs } from './duration.js';
 import type { BackendRef, ParentRef, RtspRoute, UdpRoute } from './types.js';
 

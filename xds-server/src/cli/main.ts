@@ -1,4 +1,5 @@
-// The `mediamesh` command: serve | bootstrap | validate | status.
+// The `mediamesh` command: serve | bootstrap | inject | validate | status.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { durationProblem, parseDurationMs } from '../api/duration.js';
 import { formatProblem, validateDocuments } from '../api/validate.js';
@@ -8,17 +9,22 @@ import type { ProxyRole } from '../model/proxy-view.js';
 import { bootstrapYaml, parseHostPort } from './bootstrap.js';
 import { rtpModuleFromOption } from './rtp-module-option.js';
 import { rtspFilterFromOption } from './rtsp-filter-option.js';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { serve } from './serve.js';
 import { fetchNodes, formatStatus } from './status.js';
+import { mediameshVersion } from '../version.js';
+import { defaultInjectOptions, type InjectOptions, PROXY_SECURITY, type ProxySecurity } from '../webhook/inject.js';
+import { injectManifests } from '../webhook/inject-manifests.js';
 
 const usage = `usage: mediamesh <command> [options]
 
 commands:
   serve [--config-dir DIR] [--kubernetes [--watch-namespace NS] [--lease-namespace NS] [--leader-id ID]
-        [--lease-duration 15s]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
+        [--lease-duration 15s]] [--relay-ports LO-HI [--relay-session-timeout 60s]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
         [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path] [--rtsp-filter PATH|remote[=PATH]]
         [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere] [--forget-after 10m]
+        [--webhook-cert FILE --webhook-key FILE [--webhook-port 9443] [INJECT OPTIONS]]
         run the control plane on a directory of YAML documents (watched for changes);
         a burst of changes is applied after --debounce-ms of quiet, but files replaced
         whole (renamed into place) that only add or change objects without new problems
@@ -34,11 +40,18 @@ commands:
         that id's namespace; /debug/* answers loopback callers only unless
         --debug-from-anywhere (/healthz, /readyz, /metrics answer everyone);
         --forget-after: how long a disconnected proxy's state is kept (at most 10,000 are);
+        --relay-ports LO-HI: UDP ports for RTSP sessions' relays, which proxies ask for on
+        the admin port (/relays/v1); --relay-session-timeout (default 60s) ends a session
+        nothing refreshed;
         --kubernetes reads routes, Services and EndpointSlices from the cluster (in-cluster
         config, else KUBECONFIG or ~/.kube/config), beside --config-dir if both are given;
         every replica serves xDS, the one holding the Lease mediamesh-control-plane in
         --lease-namespace (default $POD_NAMESPACE, else mediamesh-system) writes route
-        status; --leader-id defaults to $POD_NAME, else the host name
+        status; --leader-id defaults to $POD_NAME, else the host name;
+        --webhook-cert and --webhook-key serve the admission webhooks over HTTPS on
+        --webhook-port (on --listen-host): POST /inject and /inject/enabled-namespace
+        (sidecar injection, AdmissionReview v1), /validate (UdpRoute, RtspRoute); the
+        files are read again every 30 s, so a renewed Secret is picked up
   bootstrap --node-id ID [--xds-address host:port] [--admin-port 15000] [--cluster NAME] [--delta]
         [--extensions-address host:port] [--namespace NS] [--pod-ip IP] [--role sidecar|gateway]
         [--tls-cert FILE --tls-key FILE --ca FILE]
@@ -47,6 +60,25 @@ commands:
         namespace, gateway without); with the TLS flags (all three) Envoy presents
         --tls-cert and checks the control plane's certificate against --ca and the
         --xds-address host (IP or DNS SAN); the extensions cluster stays plain HTTP
+  inject -f FILE|- [--namespace NS] [--enabled-namespace NS]... [INJECT OPTIONS]
+        the sidecar injector offline, like istioctl kube-inject: Pods and the pod templates
+        of Deployments, StatefulSets and DaemonSets that opt in (annotation or label
+        mediamesh.io/inject: "true", or a namespace labelled mediamesh.io/inject=enabled:
+        a Namespace document in the input, or --enabled-namespace) get the mediamesh-proxy
+        sidecar and the mediamesh-init interception container; everything else comes out
+        as it went in; --namespace (default "default") is where objects naming none go;
+        the YAML goes to stdout, one line per pod or workload to stderr
+  INJECT OPTIONS (serve and inject)
+        [--proxy-image envoyproxy/envoy:v1.40.0] [--init-image ghcr.io/mediamesh/control-plane:VERSION]
+        [--proxy-xds-address mediamesh-control-plane.mediamesh-system.svc:18000]
+        [--proxy-extensions-address mediamesh-control-plane.mediamesh-system.svc:9090]
+        [--proxy-admin-port 15100] [--proxy-security transparent|unprivileged]
+        the injected sidecar's image, the init container's (the control plane image: it
+        carries the interception script, iptables and iproute2), where the sidecar finds
+        the control plane's xDS and extensions, its Envoy admin port (127.0.0.1 only;
+        Istio's sidecar holds 15000 in the same pod), and how it runs: transparent (the
+        default: root in group 1339 with NET_ADMIN and NET_BIND_SERVICE only, for its
+        transparent listeners) or unprivileged (UID 1339, no capabilities)
   validate DIR|FILE
         check documents; exit 0, or 1 with one line per problem
   status [--admin-url http://127.0.0.1:9090]
@@ -72,12 +104,48 @@ function allOrNone<K extends string>(values: Partial<Record<string, unknown>>, n
   return Object.fromEntries(names.map((n) => [n, values[n] as string])) as Record<K, string>;
 }
 
+const INJECT_FLAGS = {
+  'proxy-image': { type: 'string' },
+  'init-image': { type: 'string' },
+  'proxy-xds-address': { type: 'string' },
+  'proxy-extensions-address': { type: 'string' },
+  'proxy-admin-port': { type: 'string' },
+  'proxy-security': { type: 'string' },
+} as const;
+
+/** host:port where the host is an IP address or a DNS name, as a sidecar's Envoy will dial it. */
+function checkedAddress(flag: string, text: string, defaultPort: number): void {
+  const { host } = parseHostPort(text, defaultPort);
+  if (isIP(host) === 0 && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i.test(host)) throw new Error(`${flag} "${text}": expected host:port with an IP address or DNS name`);
+}
+
+function injectOptionsFrom(values: Partial<Record<keyof typeof INJECT_FLAGS, string>>): InjectOptions {
+  const o = defaultInjectOptions(mediameshVersion());
+  const xdsAddress = values['proxy-xds-address'] ?? o.xdsAddress;
+  const extensionsAddress = values['proxy-extensions-address'] ?? o.extensionsAddress;
+  checkedAddress('--proxy-xds-address', xdsAddress, 18000);
+  checkedAddress('--proxy-extensions-address', extensionsAddress, 9090);
+  const adminPort = intOption(values['proxy-admin-port'], 'proxy-admin-port', o.proxyAdminPort);
+  if (adminPort === 0) throw new Error('--proxy-admin-port must be a port (1-65535)');
+  const security = values['proxy-security'] ?? o.proxySecurity;
+  if (!PROXY_SECURITY.includes(security as ProxySecurity)) throw new Error(`--proxy-security must be one of ${PROXY_SECURITY.join(', ')}, got "${security}"`);
+  return {
+    ...o,
+    proxyImage: values['proxy-image'] ?? o.proxyImage,
+    initImage: values['init-image'] ?? o.initImage,
+    xdsAddress,
+    extensionsAddress,
+    proxyAdminPort: adminPort,
+    proxySecurity: security as ProxySecurity,
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'rtsp-filter': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' } } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'rtsp-filter': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' }, 'relay-ports': { type: 'string' }, 'relay-session-timeout': { type: 'string' }, 'webhook-port': { type: 'string' }, 'webhook-cert': { type: 'string' }, 'webhook-key': { type: 'string' }, ...INJECT_FLAGS } });
         if (!values['config-dir'] && !values.kubernetes) throw new Error('serve needs --config-dir DIR, --kubernetes, or both');
         for (const flag of ['watch-namespace', 'lease-namespace', 'leader-id', 'lease-duration'] as const) {
           if (values[flag] !== undefined && !values.kubernetes) throw new Error(`--${flag} needs --kubernetes`);
@@ -91,6 +159,12 @@ export async function main(argv: string[]): Promise<number> {
         const forgetAfterProblem = durationProblem(forgetAfter);
         if (forgetAfterProblem) throw new Error(`--forget-after: ${forgetAfterProblem}`);
         const tls = allOrNone(values, ['tls-cert', 'tls-key', 'client-ca']);
+        const webhookFiles = allOrNone(values, ['webhook-cert', 'webhook-key']);
+        if (!webhookFiles) {
+          for (const flag of ['webhook-port', ...Object.keys(INJECT_FLAGS)]) {
+            if (values[flag as keyof typeof values] !== undefined) throw new Error(`--${flag} needs --webhook-cert and --webhook-key`);
+          }
+        }
         return await serve({
           configDir: values['config-dir'],
           listenHost: values['listen-host'] ?? '127.0.0.1',
@@ -103,6 +177,14 @@ export async function main(argv: string[]): Promise<number> {
           tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], clientCa: tls['client-ca'] },
           debugFromAnywhere: values['debug-from-anywhere'] ?? false,
           forgetAfterMs: parseDurationMs(forgetAfter)!,
+          relayPorts: values['relay-ports'],
+          relaySessionTimeoutMs: values['relay-session-timeout'] === undefined ? undefined : durationMs(values['relay-session-timeout'], '--relay-session-timeout'),
+          webhook: webhookFiles && {
+            port: intOption(values['webhook-port'], 'webhook-port', 9443),
+            certFile: webhookFiles['webhook-cert'],
+            keyFile: webhookFiles['webhook-key'],
+            inject: injectOptionsFrom(values),
+          },
           kubernetes: values.kubernetes
             ? {
                 watchNamespace: values['watch-namespace'],
@@ -134,6 +216,29 @@ export async function main(argv: string[]): Promise<number> {
           role: values.role as ProxyRole | undefined, // checked by bootstrapYaml
           tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], ca: tls.ca },
         }));
+        return 0;
+      }
+      case 'inject': {
+        const { values } = parseArgs({ args: rest, options: { file: { type: 'string', short: 'f' }, namespace: { type: 'string', short: 'n' }, 'enabled-namespace': { type: 'string', multiple: true }, ...INJECT_FLAGS } });
+        const file = values.file;
+        if (file === undefined) throw new Error('inject needs -f FILE (or -f - for stdin)');
+        let text: string;
+        try {
+          text = readFileSync(file === '-' ? 0 : file, 'utf8');
+        } catch (err) {
+          throw new Error(`${file}: ${errorMessage(err)}`);
+        }
+        const result = injectManifests(text, file === '-' ? 'stdin' : file, {
+          inject: injectOptionsFrom(values),
+          defaultNamespace: values.namespace ?? 'default',
+          enabledNamespaces: values['enabled-namespace'] ?? [],
+        });
+        if (!result.ok) {
+          for (const e of result.errors) process.stderr.write(`${e}\n`);
+          return 1;
+        }
+        process.stdout.write(result.text);
+        for (const w of result.workloads) process.stderr.write(w.injected ? `injected ${w.object}\n` : `not injected ${w.object}: ${w.reason}\n`);
         return 0;
       }
       case 'validate': {
@@ -168,4 +273,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mediamesh ${command}: ${errorMessage(err)}\n`);
     return 2;
   }
+}
+
+function durationMs(text: string, flag: string): number {
+  const problem = durationProblem(text);
+  if (problem) throw new Error(`${flag}: ${problem}`);
+  return parseDurationMs(text)!;
 }

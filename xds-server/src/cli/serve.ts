@@ -9,7 +9,11 @@ import { createLogger, errorMessage } from '../log.js';
 import { FileSource } from '../sources/file-source.js';
 import { KubernetesMode } from '../sources/kubernetes/cluster.js';
 import { KubeClient } from '../sources/kubernetes/kube-client.js';
+import { PortPool } from '../relays/port-pool.js';
+import { RelaySessions } from '../relays/relay-sessions.js';
 import { AdsServer, type AdsTls } from '../xds/ads-server.js';
+import type { InjectOptions } from '../webhook/inject.js';
+import { WebhookServer } from '../webhook/webhook-server.js';
 import type { RtpModuleSetting } from './rtp-module-option.js';
 import { rtspFilterFromOption, type RtspFilterSetting } from './rtsp-filter-option.js';
 
@@ -51,6 +55,19 @@ export interface ServeOptions {
   debugFromAnywhere?: boolean;
   /** How long a disconnected proxy's state is kept (default 10 minutes; at most 10,000 are kept). */
   forgetAfterMs?: number;
+  /** Ports for RTSP relays ("LO-HI"): enables the relay API on the admin port. */
+  relayPorts?: string;
+  /** How long a relayed RTSP session lives without a request (default 60 s). */
+  relaySessionTimeoutMs?: number;
+  /** The admission webhooks (sidecar injection, route validation) over HTTPS on this port. */
+  webhook?: WebhookServeOptions;
+}
+
+export interface WebhookServeOptions {
+  port: number;
+  certFile: string;
+  keyFile: string;
+  inject: InjectOptions;
 }
 
 export interface RunningControlPlane {
@@ -58,6 +75,9 @@ export interface RunningControlPlane {
   adminPort: number;
   controlPlane: ControlPlane;
   kubernetes?: KubernetesMode;
+  relays?: RelaySessions;
+  /** Set when the admission webhooks are served. */
+  webhookPort?: number;
   stop(): Promise<void>;
 }
 
@@ -109,6 +129,8 @@ async function withPortHint(listening: Promise<number>, flag: string): Promise<n
 
 export async function startControlPlane(o: ServeOptions): Promise<RunningControlPlane> {
   const tls = o.tls ? loadTls(o.tls) : undefined;
+  // Read (and checked) before anything starts, like the xDS TLS files.
+  const webhook = o.webhook ? new WebhookServer({ certFile: o.webhook.certFile, keyFile: o.webhook.keyFile, inject: o.webhook.inject }) : undefined;
   const host = await listenAddress(o.listenHost);
   const kubernetes = o.kubernetes ? kubernetesMode(o.kubernetes) : undefined;
   const sources = [...(o.configDir ? [new FileSource(o.configDir)] : []), ...(kubernetes ? [kubernetes.source] : [])];
@@ -118,23 +140,37 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   if (kubernetes) log.info('waiting for the first list of every watched kind', { source: kubernetes.source.describe() });
   await controlPlane.start();
   kubernetes?.attach(controlPlane);
+  const relays = o.relayPorts ? relaySessions(controlPlane, o) : undefined;
   const ads = new AdsServer(controlPlane.cache, { tls });
   const served = [o.rtpModule.served, rtspFilter.served].flatMap((f) => (f ? [f] : []));
-  const admin = new AdminServer(controlPlane, { files: served, debugFromAnywhere: o.debugFromAnywhere });
+  const admin = new AdminServer(controlPlane, { files: served, debugFromAnywhere: o.debugFromAnywhere, relays });
   const stop = async (): Promise<void> => {
     await kubernetes?.stop();
     controlPlane.stop();
-    await Promise.all([ads.stop(), admin.stop()]);
+    await Promise.all([ads.stop(), admin.stop(), webhook?.stop()]);
   };
   try {
     const xdsPort = await withPortHint(ads.listen(host, o.xdsPort), '--xds-port');
     const adminPort = await withPortHint(admin.listen(host, o.adminPort), '--admin-port');
-    return { xdsPort, adminPort, controlPlane, kubernetes, stop };
+    const webhookPort = webhook ? await withPortHint(webhook.listen(host, o.webhook!.port), '--webhook-port') : undefined;
+    return { xdsPort, adminPort, controlPlane, kubernetes, relays, webhookPort, stop };
   } catch (err) {
     // Without both ports the process is no control plane: release everything so it can exit.
     await stop();
     throw err;
   }
+}
+
+function relaySessions(controlPlane: ControlPlane, o: ServeOptions): RelaySessions {
+  let pool: PortPool;
+  try {
+    pool = PortPool.parse(o.relayPorts!);
+  } catch (err) {
+    throw new Error(`--relay-ports: ${errorMessage(err)}`);
+  }
+  const relays = new RelaySessions({ pool, proxies: controlPlane.proxyResources, translate: { rtpModule: o.rtpModule.source }, sessionTimeoutMs: o.relaySessionTimeoutMs });
+  controlPlane.cache.addEvents({ nodeForgotten: (node) => relays.proxyGone(node) });
+  return relays;
 }
 
 function kubernetesMode(k: KubernetesServeOptions): KubernetesMode {
@@ -148,7 +184,7 @@ function kubernetesMode(k: KubernetesServeOptions): KubernetesMode {
 /** Runs until SIGTERM/SIGINT, then closes streams and servers cleanly. */
 export async function serve(o: ServeOptions): Promise<number> {
   const running = await startControlPlane(o);
-  log.info('control plane ready', { configDir: o.configDir, kubernetes: running.kubernetes?.source.describe(), xdsPort: running.xdsPort, adminPort: running.adminPort, mtls: o.tls !== undefined });
+  log.info('control plane ready', { configDir: o.configDir, kubernetes: running.kubernetes?.source.describe(), xdsPort: running.xdsPort, adminPort: running.adminPort, webhookPort: running.webhookPort, mtls: o.tls !== undefined });
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
   return new Promise((resolve) => {
     let stopping = false;

@@ -7,7 +7,7 @@ import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest } 
 import { createLogger } from '../log.js';
 import { DeltaStream } from './delta-stream.js';
 import { XDS_LIMITS } from './limits.js';
-import { identityFromCertificate, type PeerIdentity, plaintextPeer } from './peer-identity.js';
+import { identityFromCertificate, type PeerIdentity, peerAddress, plaintextPeer } from './peer-identity.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
 import type { AdsStream } from './stream-common.js';
@@ -112,7 +112,8 @@ export class AdsServer {
         call.emit('error', Object.assign(new Error(identity.error), { code: GrpcStatus.UNAUTHENTICATED, details: identity.error }));
         return;
       }
-      peer = identity.value;
+      const address = peerAddress(call.getPeer());
+      peer = address ? { ...identity.value, address } : identity.value;
     }
     const stream = create();
     stream.setPeer(peer);

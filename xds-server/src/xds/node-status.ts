@@ -41,6 +41,8 @@ export interface NodeStatus {
   view: ProxyView;
   /** The SPIFFE URI its client certificate proved; undefined without mTLS. */
   identity?: string;
+  /** The IP address its newest stream comes from (who may ask for this proxy's RTSP relays). */
+  address?: string;
   /** The snapshot version the cache holds for this node. */
   snapshotVersion?: string;
   types: Map<TypeUrl, TypeStatus>;

@@ -16,15 +16,20 @@ export interface SpiffeIdentity {
 export type PeerIdentity =
   /** Plaintext: only the connection's source address is known (used to find the proxy's pod, if a cluster source knows it). */
   | { authenticated: false; address?: string }
-  | { authenticated: true; spiffe: SpiffeIdentity };
+  | { authenticated: true; spiffe: SpiffeIdentity; address?: string };
 
 export const UNAUTHENTICATED: PeerIdentity = Object.freeze({ authenticated: false });
 
-/** A plaintext peer from gRPC's peer string ("1.2.3.4:5678", "[::1]:5678", with or without an "ipv4:" scheme). */
-export function plaintextPeer(grpcPeer: string): PeerIdentity {
+/** The IP address in gRPC's peer string ("1.2.3.4:5678", "[::1]:5678", with or without an "ipv4:" scheme). */
+export function peerAddress(grpcPeer: string): string | undefined {
   const text = grpcPeer.replace(/^ipv[46]:/, '');
   const m = /^\[([^\]]+)\]:\d+$/.exec(text) ?? /^([^:]+):\d+$/.exec(text);
-  const address = m?.[1]?.replace(/^::ffff:(?=\d+\.)/, '');
+  return m?.[1]?.replace(/^::ffff:(?=\d+\.)/, '');
+}
+
+/** A plaintext peer, known only by its address. */
+export function plaintextPeer(grpcPeer: string): PeerIdentity {
+  const address = peerAddress(grpcPeer);
   return address ? { authenticated: false, address } : UNAUTHENTICATED;
 }
 

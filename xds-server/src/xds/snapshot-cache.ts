@@ -123,6 +123,7 @@ export class SnapshotCache {
     }
     status.view = view;
     status.identity = identity;
+    status.address = peer.address;
     status.protocol = protocol;
     status.connected = true;
     status.disconnectedAt = undefined;

@@ -2,13 +2,19 @@
 // the control plane reads, the Lease that picks one replica, and that
 // replica's route status writes.
 import type { Clock } from '../../clock.js';
-import type { ControlPlane } from '../../control-plane.js';
+import type { RouteStatusEntry } from '../../status/route-status.js';
 import { createLogger } from '../../log.js';
 import { DEFAULT_LEASE_NAME } from './api-access.js';
 import type { KubeClient } from './kube-client.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 import { KubernetesSource } from './kubernetes-source.js';
 import { RouteStatusWriter } from './status-writer.js';
+
+/** What the status writer reads from the control plane (which it sits below). */
+export interface RouteStatusFeed {
+  routeStatuses(): RouteStatusEntry[];
+  onRouteStatusMayChange(listener: () => void): void;
+}
 
 export interface KubernetesModeOptions {
   client: KubeClient;
@@ -33,7 +39,7 @@ export class KubernetesMode {
   }
 
   /** Once the control plane serves: campaign for the Lease, and write status while leading. */
-  attach(controlPlane: ControlPlane): void {
+  attach(controlPlane: RouteStatusFeed): void {
     const writer = (this.writer = new RouteStatusWriter(
       this.options.client,
       { statuses: () => controlPlane.routeStatuses(), storedStatus: (kind, ns, name) => this.source.storedStatus(kind, ns, name) },
@@ -59,6 +65,10 @@ export class KubernetesMode {
 
   statusWrites(): number {
     return this.writer?.writeCount() ?? 0;
+  }
+
+  statusFlushes(): number {
+    return this.writer?.flushCount() ?? 0;
   }
 
   async stop(): Promise<void> {

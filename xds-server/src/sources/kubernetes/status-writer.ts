@@ -52,6 +52,7 @@ export class RouteStatusWriter {
   private timer?: TimerHandle;
   private flushing: Promise<void> = Promise.resolve();
   private writes = 0;
+  private flushes = 0;
 
   constructor(private readonly client: KubeClient, private readonly inputs: StatusWriterInputs, options: StatusWriterOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -80,6 +81,11 @@ export class RouteStatusWriter {
   /** Writes done so far (tests and /debug). */
   writeCount(): number {
     return this.writes;
+  }
+
+  /** Comparisons of every route's status with the stored one, done so far (each may write nothing). */
+  flushCount(): number {
+    return this.flushes;
   }
 
   /** Resolves when the write in progress, if any, is done. */
@@ -117,6 +123,7 @@ export class RouteStatusWriter {
         }
       }));
     }
+    this.flushes++;
     if (failed && this.active) this.schedule(STATUS_RETRY_MS);
   }
 }
