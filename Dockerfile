@@ -14,17 +14,19 @@ RUN npm ci
 COPY . .
 RUN npm run build
 
-# The RTP filter (an Envoy dynamic module) the control plane serves to
-# sidecars by sha256 (`serve --rtp-module remote`): built here, so a stock
-# Envoy image needs nothing on disk.
+# The filters the control plane serves to sidecars by sha256: the RTP filter
+# (an Envoy dynamic module, `serve --rtp-module remote`) and the RTSP filter
+# (proxy-wasm, `serve --rtsp-filter remote`, built with clang for wasm32-wasi):
+# built here, so a stock Envoy image needs nothing on disk.
 FROM debian:bookworm-slim AS filters
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake ninja-build g++ nlohmann-json3-dev \
+      clang lld wasi-libc libclang-rt-14-dev-wasm32 libc++-14-dev-wasm32 libc++abi-14-dev-wasm32 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY envoy-filters/ ./envoy-filters/
 RUN cmake -S envoy-filters -B build/envoy-filters -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEDIAMESH_TESTS=OFF \
- && cmake --build build/envoy-filters --target mediamesh_rtp_filter
+ && cmake --build build/envoy-filters --target mediamesh_rtp_filter mediamesh_rtsp_filter_wasm
 
 # Runtime: the compiled control plane, its launcher and production
 # dependencies only. bin/mediamesh.js loads build/xds-server/src/cli/main.js;
@@ -44,6 +46,7 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY bin/ ./bin/
 COPY --from=build /src/build/xds-server/ ./build/xds-server/
 COPY --from=filters /src/build/envoy-filters/dynamic-module/libmediamesh_rtp_filter.so ./build/envoy-filters/dynamic-module/
+COPY --from=filters /src/build/envoy-filters/wasm/mediamesh_rtsp_filter.wasm ./build/envoy-filters/wasm/
 # The interception script the init container runs: sh /app/manifests/interception/mediamesh-intercept.sh apply ...
 COPY manifests/interception/ ./manifests/interception/
 USER 10001:10001

@@ -141,7 +141,7 @@ describe('manifests (kubectl apply -k manifests/)', () => {
     assert.equal(deployment.spec.replicas, 2);
     assert.equal(pod.containers.length, 1);
     assert.match(container.image, /^ghcr\.io\/mediamesh\/control-plane:\d+\.\d+\.\d+$/);
-    assert.deepEqual(container.args, ['serve', '--kubernetes', '--listen-host', '0.0.0.0', '--xds-port', '18000', '--admin-port', '9090', '--rtp-module', 'remote',
+    assert.deepEqual(container.args, ['serve', '--kubernetes', '--listen-host', '0.0.0.0', '--xds-port', '18000', '--admin-port', '9090', '--rtp-module', 'remote', '--rtsp-filter', 'remote',
       '--webhook-port', '9443', '--webhook-cert', '/etc/mediamesh/webhook/tls.crt', '--webhook-key', '/etc/mediamesh/webhook/tls.key']);
     const fromField = (name: string) => container.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
     assert.equal(fromField('POD_NAME'), 'metadata.name');
