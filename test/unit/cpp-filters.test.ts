@@ -1,6 +1,7 @@
 // The C++ side of the suite: the GoogleTest suites of envoy-filters/ (RTP
-// parser and tracker, RTSP parser, dynamic-module glue) through ctest, and a
-// bounded libFuzzer run of each parser. `npm run setup` builds both.
+// parser and tracker, RTSP parser, dynamic-module glue, RTSP Wasm filter)
+// through ctest, and a bounded libFuzzer run of each parser and of the RTSP
+// filter's connection logic. `npm run setup` builds both.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -49,5 +50,9 @@ describe('C++ filters', function () {
 
   it(`survive ${FUZZ_SECONDS} s of libFuzzer on the RTSP parser, both directions, and its Transport parser`, () => {
     fuzz('rtsp_fuzzer', ['-max_len=8192', `-dict=${path.join(root, 'envoy-filters/fuzz/rtsp_fuzzer.dict')}`]);
+  });
+
+  it(`survive ${FUZZ_SECONDS} s of libFuzzer on the RTSP Wasm filter's connection logic and path regex`, () => {
+    fuzz('rtsp_filter_fuzzer', ['-max_len=8192', `-dict=${path.join(root, 'envoy-filters/fuzz/rtsp_fuzzer.dict')}`]);
   });
 });

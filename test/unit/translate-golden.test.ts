@@ -18,7 +18,10 @@ import { Snapshot } from '../../xds-server/src/xds/snapshot.js';
 import { pushOrder, shortTypeName } from '../../xds-server/src/xds/type-urls.js';
 
 const dir = path.join(projectRoot(), 'test/testdata/translate');
-const options = { rtpModule: { kind: 'local' as const, path: '/opt/mediamesh/libmediamesh_rtp_filter.so' } };
+const options = {
+  rtpModule: { kind: 'local' as const, path: '/opt/mediamesh/libmediamesh_rtp_filter.so' },
+  rtspFilter: { kind: 'local' as const, path: '/opt/mediamesh/mediamesh_rtsp_filter.wasm' },
+};
 
 function viewsOf(file: string): Record<string, ProxyView | undefined> {
   const declared = /^# views: (.+)$/m.exec(fs.readFileSync(file, 'utf8').split('\n')[0]!)?.[1];
@@ -96,5 +99,14 @@ describe('translator golden files', () => {
     assert.equal(errors[0]!.resource, 'udp~media~feed~5004');
     assert.match(errors[0]!.reason, /RTP filter module/);
     assert.equal(resources.listeners.length, 0);
+  });
+
+  it('reports an RtspRoute as an error, not a crash, when no RTSP filter is configured, and adds no shared RTSP resources', () => {
+    const { config } = validateDocuments(readYamlTree(path.join(dir, 'in/rtsp-cameras.yaml')).documents);
+    const { resources, errors } = translateModel(buildModel(config), { rtpModule: options.rtpModule });
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.resource, 'rtsp~media~cameras~554');
+    assert.match(errors[0]!.reason, /RTSP filter/);
+    assert.deepEqual([resources.listeners.length, resources.clusters.length], [0, 0]);
   });
 });

@@ -32,6 +32,42 @@ describe('view snapshots', () => {
     assert.equal(third.forView(gateway).snapshot.version, second.forView(gateway).snapshot.version);
   });
 
+  it('translates RTSP listeners once too, and adds the shared reject listener once per view and once per rebuild', () => {
+    const rtsp = (endpoint: string) => buildModel(admitDocuments(parseYamlText(`
+apiVersion: v1
+kind: Service
+metadata: {name: cams, namespace: media}
+spec: {clusterIP: 127.0.0.1, ports: [{port: 554, protocol: TCP}, {port: 555, protocol: TCP}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cam-v1, namespace: media}
+spec: {ports: [{port: 8554, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: cam-v1-a, namespace: media, labels: {kubernetes.io/service-name: cam-v1}}
+addressType: IPv4
+endpoints: [{addresses: ["${endpoint}"]}]
+---
+apiVersion: mediamesh.io/v1alpha1
+kind: RtspRoute
+metadata: {name: cams, namespace: media}
+spec:
+  parentRefs: [{name: cams, port: 554}, {name: cams, port: 555}]
+  rules: [{backendRefs: [{name: cam-v1, port: 8554}]}]
+`, 'inline').documents).config);
+    const options = { rtspFilter: { kind: 'local' as const, path: '/opt/mediamesh/mediamesh_rtsp_filter.wasm' } };
+    const first = new ViewSnapshots(rtsp('10.0.0.1'), options);
+    const snapshot = first.forView(gateway).snapshot;
+    assert.deepEqual([...snapshot.forType(TypeUrl.Listener).resources.keys()], ['mediamesh-rtsp-reject', 'rtsp~media~cams~554', 'rtsp~media~cams~555']);
+    assert.equal(first.forView(gateway).errors.length, 0);
+    const second = new ViewSnapshots(rtsp('10.0.0.2'), options, first);
+    assert.equal(resource(second, TypeUrl.Listener, 'mediamesh-rtsp-reject'), resource(first, TypeUrl.Listener, 'mediamesh-rtsp-reject'), 'the same encoded object');
+    assert.equal(resource(second, TypeUrl.Listener, 'rtsp~media~cams~554').version, resource(first, TypeUrl.Listener, 'rtsp~media~cams~554').version, 'an endpoint change leaves the listener\'s bytes alone');
+    assert.notEqual(resource(second, TypeUrl.ClusterLoadAssignment, 'rtsp~media~cams~554~0').version, resource(first, TypeUrl.ClusterLoadAssignment, 'rtsp~media~cams~554~0').version);
+  });
+
   it('gives proxies of views that select the same routes one snapshot', () => {
     const views = new ViewSnapshots(model(30000), {});
     assert.equal(views.forView({ role: 'sidecar', namespace: 'anywhere' }).snapshot, views.forView(gateway).snapshot);

@@ -13,7 +13,7 @@ import type { Node } from './gen/envoy/config/core/v3/base.js';
 import { type Admission, type AdmissionHistory, type ConfigProblem, EMPTY_HISTORY, formatProblem, admitDocuments } from './api/validate.js';
 import { createLogger, errorMessage } from './log.js';
 import { buildModel } from './model/build-model.js';
-import type { MeshModel } from './model/ir.js';
+import { emptyModel, type MeshModel } from './model/ir.js';
 import { GATEWAY_VIEW, type ProxyView } from './model/proxy-view.js';
 import type { ConfigSource, SourceChange } from './sources/source.js';
 import { RouteStatusTracker, type RouteStatusEntry } from './status/route-status.js';
@@ -112,7 +112,7 @@ export class ControlPlane {
     this.cache = new SnapshotCache({ clock: this.clock, forgetAfterMs: options.forgetAfterMs, maxDisconnected: options.maxDisconnected, locatePod: options.locatePod });
     this.debounceMs = options.debounceMs ?? 100;
     this.earlyApply = (options.earlyApply ?? true) && this.debounceMs > EARLY_APPLY_SETTLE_MS;
-    this.views = new ViewSnapshots({ udpListeners: [], consumerNamespaces: new Set() }, options.translate ?? {});
+    this.views = new ViewSnapshots(emptyModel(), options.translate ?? {});
     this.status = {
       source: this.describeSources(),
       ready: false,
@@ -162,7 +162,7 @@ export class ControlPlane {
   /** Every route's Accepted, ResolvedRefs and Programmed conditions per parent, as of now. */
   routeStatuses(): RouteStatusEntry[] {
     if (!this.admission) return [];
-    return this.routeStatus.statuses({ admission: this.admission, model: this.views.model, cache: this.cache });
+    return this.routeStatus.statuses({ admission: this.admission, model: this.views.model, cache: this.cache, translationErrors: this.status.translationErrors });
   }
 
   /** The view a connected (or remembered) proxy is served. */

@@ -5,6 +5,7 @@
 // words (route-rules.ts).
 import { type IpAddress, isIpAddress, parseIp } from './addresses.js';
 import type { FieldProblem } from './field-problem.js';
+import { rtspPathRegexProblem } from './rtsp-path-regex.js';
 import { type BackendRef, namespaceOf, type ObjectMeta, type ParentRef, type RtspRoute, type Service, type ServicePort, type UdpRoute } from './types.js';
 
 export type ListenerProtocol = 'UDP' | 'TCP';
@@ -46,9 +47,9 @@ export function resolveRoute(route: UdpRoute | RtspRoute, services: ServiceIndex
   const { problems, claims } = resolveParents(route.spec.parentRefs, route.metadata, services, protocol, route.kind);
   const backends: ResolvedBackend[][] = [];
   if (route.kind === 'UdpRoute') {
-    backends.push(resolveBackends(route.spec.backendRefs, route.metadata, services, 'spec.backendRefs', problems));
+    backends.push(resolveBackends(route.spec.backendRefs, route.metadata, services, 'spec.backendRefs', problems, protocol));
   } else {
-    route.spec.rules.forEach((rule, r) => backends.push(resolveBackends(rule.backendRefs, route.metadata, services, `spec.rules[${r}].backendRefs`, problems)));
+    route.spec.rules.forEach((rule, r) => backends.push(resolveBackends(rule.backendRefs, route.metadata, services, `spec.rules[${r}].backendRefs`, problems, protocol)));
     problems.push(...rtspMatchProblems(route));
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, resolved: { claims, backends } };
@@ -67,7 +68,7 @@ function resolveParents(parents: readonly ParentRef[], meta: ObjectMeta, service
     if (!address || !isIpAddress(address)) return problems.push({ field: `${field}.name`, reason: `Service ${svcNamespace}/${ref.name} has no clusterIP for the listener to serve`, code: 'NoMatchingParent' });
     const end = ref.endPort ?? ref.port;
     if (ref.endPort === undefined) {
-      const svcPort = svc.spec.ports.find((p) => p.port === ref.port);
+      const svcPort = portFor(svc, ref.port, protocol);
       if (!svcPort) return problems.push({ field: `${field}.port`, reason: `Service ${svcNamespace}/${ref.name} has no port ${ref.port}`, code: 'NoMatchingParent' });
       if ((svcPort.protocol ?? 'TCP') !== protocol) return problems.push({ field: `${field}.port`, reason: `${kind} needs a ${protocol} port; Service port ${ref.port} is ${svcPort.protocol ?? 'TCP'}`, code: 'NoMatchingParent' });
     }
@@ -102,7 +103,12 @@ function allowsRoutesFrom(svc: Service, routeNamespace: string): boolean {
   return allowed.split(',').map((n) => n.trim()).some((n) => n === '*' || n === routeNamespace);
 }
 
-function resolveBackends(refs: readonly BackendRef[], meta: ObjectMeta, services: ServiceIndex, fieldPrefix: string, problems: FieldProblem[]): ResolvedBackend[] {
+/** A Service may declare one port number twice, over TCP and over UDP: the route's protocol picks. */
+function portFor(svc: Service, port: number, protocol: ListenerProtocol): ServicePort | undefined {
+  return svc.spec.ports.find((p) => p.port === port && (p.protocol ?? 'TCP') === protocol) ?? svc.spec.ports.find((p) => p.port === port);
+}
+
+function resolveBackends(refs: readonly BackendRef[], meta: ObjectMeta, services: ServiceIndex, fieldPrefix: string, problems: FieldProblem[], protocol: ListenerProtocol): ResolvedBackend[] {
   const resolved: ResolvedBackend[] = [];
   refs.forEach((ref, i) => {
     const field = `${fieldPrefix}[${i}]`;
@@ -112,7 +118,7 @@ function resolveBackends(refs: readonly BackendRef[], meta: ObjectMeta, services
     if (!allowsRoutesFrom(svc, namespaceOf(meta))) {
       return problems.push({ field: `${field}.namespace`, reason: `backend Service ${namespace}/${ref.name} does not allow routes from namespace ${namespaceOf(meta)}: its annotation ${ALLOW_ROUTES_FROM} must list it (or be "*")`, code: 'RefNotPermitted' });
     }
-    const servicePort = svc.spec.ports.find((p) => p.port === ref.port);
+    const servicePort = portFor(svc, ref.port, protocol);
     if (!servicePort) return problems.push({ field: `${field}.port`, reason: `backend Service ${namespace}/${ref.name} has no port ${ref.port}`, code: 'BackendNotFound' });
     return resolved.push({ service: { namespace, name: ref.name }, servicePort, weight: ref.weight ?? 1 });
   });
@@ -138,7 +144,7 @@ export function rtspMatchProblems(route: RtspRoute): FieldProblem[] {
     const path = match.path;
     if (!path) return;
     if ((path.type ?? 'PathPrefix') !== 'RegularExpression') return;
-    const bad = regexProblem(path.value);
+    const bad = regexProblem(path.value) ?? rtspPathRegexProblem(path.value);
     if (bad) problems.push({ field: `spec.rules[${r}].matches[${m}].path.value`, reason: bad });
   }));
   return problems;

@@ -108,13 +108,17 @@ export const udpRouteSchema: Schema = customResource('UdpRoute', withRules(doc('
   },
 }), celRules.rtpNeedsProtocolRtp));
 
-export const rtspRouteSchema: Schema = customResource('RtspRoute', doc('RTSP routing by URL to weighted backend Services (schema only: not translated yet).', {
+export const rtspRouteSchema: Schema = customResource('RtspRoute', doc('RTSP routing by URL (host and path of the first request) to weighted backend Services, with RTSP OPTIONS health checks and connect-failure ejection.', {
   type: 'object',
   required: ['parentRefs', 'rules'],
   additionalProperties: false,
   properties: {
     parentRefs,
-    hostnames: { type: 'array', maxItems: 16, items: dnsSubdomain },
+    hostnames: doc('Hosts of the request URL this route answers (rtsp://<host>/...), lower case; a leading "*." matches any name with one or more labels in its place. Empty: any host.', {
+      type: 'array',
+      maxItems: 16,
+      items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' },
+    }),
     rules: {
       type: 'array',
       minItems: 1,

@@ -15,7 +15,7 @@ export interface BootstrapOptions {
   adminPort: number;
   /** Incremental xDS (DeltaAggregatedResources) instead of State-of-the-World. */
   delta: boolean;
-  /** Where remote extensions (the RTP filter .so) are fetched: the control plane's admin. */
+  /** Where remote extensions (the RTP filter .so, the RTSP filter .wasm) are fetched: the control plane's admin. */
   extensionsHost?: string;
   /** Defaults to 9090, the control plane's default admin port, on the xDS host. */
   extensionsPort?: number;
@@ -91,6 +91,21 @@ export function xdsTlsTransportSocket(tls: BootstrapTls, xdsHost: string): Recor
   };
 }
 
+/**
+ * Prometheus labels for the RTSP filter's stats. Envoy keeps Wasm metrics as
+ * wasmcustom.mediamesh.rtsp.<namespace>.<route>.<stat>; these tag extractors
+ * turn the route, the method, the status class and the direction into labels,
+ * so /stats/prometheus shows e.g.
+ *   mediamesh_rtsp_requests{rtsp_route="media.cameras",rtsp_method="SETUP"} 1
+ * (/stats keeps the full names).
+ */
+export const RTSP_STATS_TAGS = [
+  { tag_name: 'rtsp_route', regex: '^wasmcustom\\.mediamesh\\.rtsp\\.((.+?)\\.)(?:connections_|requests|responses\\.|sessions_|setup_latency|bytes\\.|no_route|parse_errors|bad_requests|rtp\\.)' },
+  { tag_name: 'rtsp_method', regex: '^wasmcustom\\.mediamesh\\.rtsp\\..+\\.requests(\\.([A-Z_]+|other))$' },
+  { tag_name: 'rtsp_status_class', regex: '^wasmcustom\\.mediamesh\\.rtsp\\..+\\.responses(\\.([1-5]xx))$' },
+  { tag_name: 'rtsp_direction', regex: '^wasmcustom\\.mediamesh\\.rtsp\\..+\\.bytes(\\.(client_to_server|server_to_client))$' },
+] as const;
+
 export function bootstrapConfig(o: BootstrapOptions): Record<string, unknown> {
   const extensionsHost = o.extensionsHost ?? o.xdsHost;
   const extensionsPort = o.extensionsPort ?? 9090;
@@ -99,6 +114,13 @@ export function bootstrapConfig(o: BootstrapOptions): Record<string, unknown> {
   return {
     node: { id: o.nodeId, cluster: o.cluster, metadata: { 'mediamesh.io/bootstrap': 'v1', ...proxyMetadata(o) } },
     admin: { address: socketAddress(o.adminAddress, o.adminPort) },
+    // Internal listeners (Envoy-to-Envoy sockets with no port): the RTSP filter's
+    // refusals are echoed back to the client by one (translate/rtsp-route.ts).
+    stats_config: { stats_tags: RTSP_STATS_TAGS },
+    bootstrap_extensions: [{
+      name: 'envoy.bootstrap.internal_listener',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' },
+    }],
     dynamic_resources: {
       ads_config: {
         api_type: o.delta ? 'DELTA_GRPC' : 'GRPC',

@@ -9,6 +9,7 @@ import type { ProxyRole } from '../model/proxy-view.js';
 import { bootstrapYaml, parseHostPort } from './bootstrap.js';
 import { rtpModuleFromOption } from './rtp-module-option.js';
 import { isIP } from 'node:net';
+import { rtspFilterFromOption } from './rtsp-filter-option.js';
 import { hostname } from 'node:os';
 import { serve } from './serve.js';
 import { fetchNodes, formatStatus } from './status.js';
@@ -21,7 +22,7 @@ const usage = `usage: mediamesh <command> [options]
 commands:
   serve [--config-dir DIR] [--kubernetes [--watch-namespace NS] [--lease-namespace NS] [--leader-id ID]
         [--lease-duration 15s]] [--relay-ports LO-HI [--relay-session-timeout 60s]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
-        [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path]
+        [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path] [--rtsp-filter PATH|remote[=PATH]]
         [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere] [--forget-after 10m]
         [--webhook-cert FILE --webhook-key FILE [--webhook-port 9443] [INJECT OPTIONS]]
         run the control plane on a directory of YAML documents (watched for changes);
@@ -31,6 +32,8 @@ commands:
         --rtp-module: where Envoy loads the RTP filter .so: a local path (default: this
         checkout's build), remote (served by this admin over HTTP with its sha256; bootstrap
         the sidecar with --extensions-address), or Envoy's dynamic-module search path;
+        --rtsp-filter: where Envoy loads the RTSP filter .wasm, a local path (default: this
+        checkout's build) or remote (served by this admin with its sha256, like --rtp-module);
         xDS and admin listen on --listen-host only (loopback by default); --tls-cert,
         --tls-key and --client-ca (all three) serve xDS over mTLS only: a proxy needs a
         certificate from that CA whose URI SAN is its SPIFFE id, and gets the view of
@@ -142,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' }, 'relay-ports': { type: 'string' }, 'relay-session-timeout': { type: 'string' }, 'webhook-port': { type: 'string' }, 'webhook-cert': { type: 'string' }, 'webhook-key': { type: 'string' }, ...INJECT_FLAGS } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'rtsp-filter': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' }, 'relay-ports': { type: 'string' }, 'relay-session-timeout': { type: 'string' }, 'webhook-port': { type: 'string' }, 'webhook-cert': { type: 'string' }, 'webhook-key': { type: 'string' }, ...INJECT_FLAGS } });
         if (!values['config-dir'] && !values.kubernetes) throw new Error('serve needs --config-dir DIR, --kubernetes, or both');
         for (const flag of ['watch-namespace', 'lease-namespace', 'leader-id', 'lease-duration'] as const) {
           if (values[flag] !== undefined && !values.kubernetes) throw new Error(`--${flag} needs --kubernetes`);
@@ -170,6 +173,7 @@ export async function main(argv: string[]): Promise<number> {
           debounceMs: intOption(values['debounce-ms'], 'debounce-ms', 100),
           earlyApply: !values['strict-debounce'],
           rtpModule: rtpModuleFromOption(values['rtp-module']),
+          rtspFilter: rtspFilterFromOption(values['rtsp-filter']),
           tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], clientCa: tls['client-ca'] },
           debugFromAnywhere: values['debug-from-anywhere'] ?? false,
           forgetAfterMs: parseDurationMs(forgetAfter)!,

@@ -15,6 +15,7 @@ import { AdsServer, type AdsTls } from '../xds/ads-server.js';
 import type { InjectOptions } from '../webhook/inject.js';
 import { WebhookServer } from '../webhook/webhook-server.js';
 import type { RtpModuleSetting } from './rtp-module-option.js';
+import { rtspFilterFromOption, type RtspFilterSetting } from './rtsp-filter-option.js';
 
 const log = createLogger('serve');
 
@@ -46,6 +47,8 @@ export interface ServeOptions {
   /** Apply whole-file, add-or-change-only edits before the debounce (see ControlPlane). */
   earlyApply?: boolean;
   rtpModule: RtpModuleSetting;
+  /** Where Envoy gets the RTSP filter (.wasm); default: this checkout's build, by local path. */
+  rtspFilter?: RtspFilterSetting;
   /** Serve xDS over mTLS only. */
   tls?: TlsFiles;
   /** Answer the admin's /debug/* for every caller, not only loopback ones. */
@@ -132,13 +135,15 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   const kubernetes = o.kubernetes ? kubernetesMode(o.kubernetes) : undefined;
   const sources = [...(o.configDir ? [new FileSource(o.configDir)] : []), ...(kubernetes ? [kubernetes.source] : [])];
   const locatePod = kubernetes ? (address: string) => kubernetes.source.locatePod(address) : undefined;
-  const controlPlane = new ControlPlane({ sources, locatePod, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source }, forgetAfterMs: o.forgetAfterMs });
+  const rtspFilter = o.rtspFilter ?? rtspFilterFromOption(undefined);
+  const controlPlane = new ControlPlane({ sources, locatePod, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source, rtspFilter: rtspFilter.source }, forgetAfterMs: o.forgetAfterMs });
   if (kubernetes) log.info('waiting for the first list of every watched kind', { source: kubernetes.source.describe() });
   await controlPlane.start();
   kubernetes?.attach(controlPlane);
   const relays = o.relayPorts ? relaySessions(controlPlane, o) : undefined;
   const ads = new AdsServer(controlPlane.cache, { tls });
-  const admin = new AdminServer(controlPlane, { files: o.rtpModule.served ? [o.rtpModule.served] : [], debugFromAnywhere: o.debugFromAnywhere, relays });
+  const served = [o.rtpModule.served, rtspFilter.served].flatMap((f) => (f ? [f] : []));
+  const admin = new AdminServer(controlPlane, { files: served, debugFromAnywhere: o.debugFromAnywhere, relays });
   const stop = async (): Promise<void> => {
     await kubernetes?.stop();
     controlPlane.stop();

@@ -4,10 +4,24 @@
 import { parseDurationMs } from '../api/duration.js';
 import type { ListenerClaim, ResolvedBackend } from '../api/resolve-route.js';
 import type { AdmittedConfig } from '../api/validate.js';
-import { type EndpointSlice, namespaceOf, objectKey, SERVICE_NAME_LABEL, type ServicePort, type UdpRoute } from '../api/types.js';
-import type { BackendModel, EndpointModel, MeshModel, UdpListenerModel } from './ir.js';
+import { type EndpointSlice, namespaceOf, objectKey, type RtspRoute, SERVICE_NAME_LABEL, type ServicePort, type UdpRoute } from '../api/types.js';
+import type { BackendModel, EndpointModel, MeshModel, RtspHealthCheckModel, RtspListenerModel, RtspOutlierDetectionModel, UdpListenerModel } from './ir.js';
 
 export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * RtspRoute defaults where the CR is silent. The idle timeout outlives RTSP's
+ * default session timeout (60 s, refreshed by keep-alives) several times
+ * over, so only a dead control connection is cut. Health checks notice a dead
+ * backend in about interval × unhealthyThreshold; connect failures eject it
+ * sooner.
+ */
+export const RTSP_DEFAULTS = {
+  connectTimeoutMs: 5_000,
+  idleTimeoutMs: 300_000,
+  healthCheck: { intervalMs: 5_000, timeoutMs: 2_000, healthyThreshold: 1, unhealthyThreshold: 2 } satisfies RtspHealthCheckModel,
+  outlierDetection: { consecutiveFailures: 3, intervalMs: 10_000, baseEjectionTimeMs: 30_000 } satisfies RtspOutlierDetectionModel,
+} as const;
 
 export function buildModel(config: AdmittedConfig): MeshModel {
   const slicesByService = new Map<string, EndpointSlice[]>();
@@ -20,11 +34,16 @@ export function buildModel(config: AdmittedConfig): MeshModel {
     return resolved ? udpListenersFor(route, resolved.claims, resolved.backends[0] ?? [], slicesByService) : [];
   });
   udpListeners.sort((a, b) => compareText(listenerSortKey(a), listenerSortKey(b)));
-  const consumerNamespaces = new Set(udpListeners.flatMap((l) => (l.consumerNamespace === undefined ? [] : [l.consumerNamespace])));
-  return { udpListeners, consumerNamespaces };
+  const rtspListeners = config.rtspRoutes.flatMap((route) => {
+    const resolved = config.resolved.get(objectKey('RtspRoute', route.metadata));
+    return resolved ? rtspListenersFor(route, resolved.claims, resolved.backends, slicesByService) : [];
+  });
+  rtspListeners.sort((a, b) => compareText(listenerSortKey(a), listenerSortKey(b)));
+  const consumerNamespaces = new Set([...udpListeners, ...rtspListeners].flatMap((l) => (l.consumerNamespace === undefined ? [] : [l.consumerNamespace])));
+  return { udpListeners, rtspListeners, consumerNamespaces };
 }
 
-function listenerSortKey(l: UdpListenerModel): string {
+function listenerSortKey(l: UdpListenerModel | RtspListenerModel): string {
   return `${l.consumerNamespace ?? ''}|${l.route.namespace}/${l.route.name}|${String(l.port).padStart(5, '0')}`;
 }
 
@@ -32,14 +51,58 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function udpListenersFor(route: UdpRoute, claims: readonly ListenerClaim[], resolvedBackends: readonly ResolvedBackend[], slices: ReadonlyMap<string, EndpointSlice[]>): UdpListenerModel[] {
-  const ns = namespaceOf(route.metadata);
-  const backends: BackendModel[] = resolvedBackends.map((b) => ({
+function backendModels(resolvedBackends: readonly ResolvedBackend[], slices: ReadonlyMap<string, EndpointSlice[]>): BackendModel[] {
+  return resolvedBackends.map((b) => ({
     service: b.service,
     servicePort: b.servicePort.port,
     weight: b.weight,
     endpoints: readyEndpoints(b.servicePort, slices.get(`${b.service.namespace}/${b.service.name}`) ?? []),
   }));
+}
+
+function rtspListenersFor(route: RtspRoute, claims: readonly ListenerClaim[], resolvedRules: readonly (readonly ResolvedBackend[])[], slices: ReadonlyMap<string, EndpointSlice[]>): RtspListenerModel[] {
+  const ns = namespaceOf(route.metadata);
+  const ms = (duration: string | undefined, fallback: number) => (duration === undefined ? fallback : parseDurationMs(duration)!);
+  const hc = route.spec.healthCheck ?? {};
+  const od = route.spec.outlierDetection ?? {};
+  const defaults = RTSP_DEFAULTS;
+  const intervalMs = ms(hc.interval, defaults.healthCheck.intervalMs);
+  const healthCheck: RtspHealthCheckModel = {
+    intervalMs,
+    // A probe must end before the next one starts (the CRD checks an explicit pair).
+    timeoutMs: ms(hc.timeout, Math.min(defaults.healthCheck.timeoutMs, intervalMs)),
+    healthyThreshold: hc.healthyThreshold ?? defaults.healthCheck.healthyThreshold,
+    unhealthyThreshold: hc.unhealthyThreshold ?? defaults.healthCheck.unhealthyThreshold,
+  };
+  const outlierDetection: RtspOutlierDetectionModel = {
+    consecutiveFailures: od.consecutiveFailures ?? defaults.outlierDetection.consecutiveFailures,
+    intervalMs: ms(od.interval, defaults.outlierDetection.intervalMs),
+    baseEjectionTimeMs: ms(od.baseEjectionTime, defaults.outlierDetection.baseEjectionTimeMs),
+  };
+  const rules = route.spec.rules.map((rule, index) => ({
+    index,
+    matches: (rule.matches ?? []).flatMap((m) => (m.path ? [{ type: m.path.type ?? 'PathPrefix', value: m.path.value }] : [])),
+    backends: backendModels(resolvedRules[index] ?? [], slices),
+    transport: rule.transport ?? 'Auto',
+  }));
+  return claims.map((claim) => ({
+    route: { namespace: ns, name: route.metadata.name },
+    parent: claim.parent,
+    ...(claim.consumerNamespace === undefined ? {} : { consumerNamespace: claim.consumerNamespace }),
+    address: claim.address.text,
+    port: claim.port,
+    hostnames: (route.spec.hostnames ?? []).map((h) => h.toLowerCase()),
+    rules,
+    connectTimeoutMs: ms(route.spec.timeouts?.connect, defaults.connectTimeoutMs),
+    idleTimeoutMs: ms(route.spec.timeouts?.idle, defaults.idleTimeoutMs),
+    healthCheck,
+    outlierDetection,
+  }));
+}
+
+function udpListenersFor(route: UdpRoute, claims: readonly ListenerClaim[], resolvedBackends: readonly ResolvedBackend[], slices: ReadonlyMap<string, EndpointSlice[]>): UdpListenerModel[] {
+  const ns = namespaceOf(route.metadata);
+  const backends = backendModels(resolvedBackends, slices);
   const clockRates: Record<number, number> = {};
   for (const [pt, hz] of Object.entries(route.spec.rtp?.clockRate ?? {})) clockRates[Number(pt)] = hz;
   return claims.map((claim) => ({

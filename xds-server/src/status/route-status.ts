@@ -7,11 +7,12 @@
 import type { ProblemCode } from '../api/check-shape.js';
 import { objectKey, type ParentRef } from '../api/types.js';
 import type { Admission, RouteAdmission } from '../api/validate.js';
-import type { MeshModel, UdpListenerModel } from '../model/ir.js';
-import { udpClusterName, udpListenerName } from '../translate/names.js';
+import type { BackendModel, MeshModel } from '../model/ir.js';
+import { rtspClusterName, rtspListenerName, udpClusterName, udpListenerName } from '../translate/names.js';
 import { holdsSnapshot, resourceState, type ResourceRef } from '../xds/resource-state.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
 import type { Snapshot } from '../xds/snapshot.js';
+import type { TranslationError } from '../translate/translate.js';
 import { TypeUrl } from '../xds/type-urls.js';
 
 export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Programmed';
@@ -52,6 +53,8 @@ export interface RouteStatusInputs {
   admission: Admission;
   model: MeshModel;
   cache: SnapshotCache;
+  /** Listeners the translator could not build (by resource name), with why. */
+  translationErrors?: readonly TranslationError[];
 }
 
 /**
@@ -65,9 +68,9 @@ export class RouteStatusTracker {
   constructor(private readonly now: () => Date = () => new Date()) {}
 
   statuses(inputs: RouteStatusInputs): RouteStatusEntry[] {
-    const listenersByRoute = new Map<string, UdpListenerModel[]>();
-    for (const l of inputs.model.udpListeners) {
-      const key = objectKey('UdpRoute', l.route);
+    const listenersByRoute = new Map<string, StatusListener[]>();
+    for (const l of statusListeners(inputs.model)) {
+      const key = objectKey(l.kind, l.route);
       listenersByRoute.set(key, [...(listenersByRoute.get(key) ?? []), l]);
     }
     const proxies = proxyStates(inputs.cache);
@@ -75,7 +78,7 @@ export class RouteStatusTracker {
     const entries = inputs.admission.routes.map((route) => {
       const parents = route.parentRefs.map((parentRef, index) => {
         const listeners = (listenersByRoute.get(route.identity.key) ?? []).filter((l) => servesParent(l, parentRef, route.identity.namespace));
-        const conditions = [accepted(route, index), resolvedRefs(route, listeners), programmed(route, listeners, proxies, inputs.cache)].map((c) => {
+        const conditions = [accepted(route, index), resolvedRefs(route, listeners), programmed(route, listeners, proxies, inputs.cache, inputs.translationErrors ?? [])].map((c) => {
           const key = `${route.identity.key}\0${index}\0${c.type}`;
           live.add(key);
           return { ...c, observedGeneration: route.generation, lastTransitionTime: this.transition(key, c) };
@@ -105,7 +108,34 @@ export class RouteStatusTracker {
   }
 }
 
-function servesParent(listener: UdpListenerModel, ref: ParentRef, routeNamespace: string): boolean {
+/** A route's listener as status sees it: what it serves, what it sends to, and the resources it became. */
+interface StatusListener {
+  kind: 'UdpRoute' | 'RtspRoute';
+  route: { namespace: string; name: string };
+  parent: string;
+  port: number;
+  backends: readonly BackendModel[];
+  listenerName: string;
+  /** Each is also the name of its ClusterLoadAssignment. */
+  clusterNames: string[];
+}
+
+function statusListeners(model: MeshModel): StatusListener[] {
+  return [
+    ...model.udpListeners.map((l): StatusListener => ({ kind: 'UdpRoute', route: l.route, parent: l.parent, port: l.port, backends: l.backends, listenerName: udpListenerName(l.route, l.port), clusterNames: [udpClusterName(l.route, l.port)] })),
+    ...model.rtspListeners.map((l): StatusListener => ({
+      kind: 'RtspRoute',
+      route: l.route,
+      parent: l.parent,
+      port: l.port,
+      backends: l.rules.flatMap((r) => r.backends),
+      listenerName: rtspListenerName(l.route, l.port),
+      clusterNames: l.rules.map((r) => rtspClusterName(l.route, l.port, r.index)),
+    })),
+  ];
+}
+
+function servesParent(listener: StatusListener, ref: ParentRef, routeNamespace: string): boolean {
   const service = `${ref.namespace ?? routeNamespace}/${ref.name}`;
   return listener.parent.startsWith(`${service}:`) && listener.port >= ref.port && listener.port <= (ref.endPort ?? ref.port);
 }
@@ -126,7 +156,7 @@ function isBackendRefProblem(code: ProblemCode | undefined): boolean {
   return code === 'BackendNotFound' || code === 'RefNotPermitted';
 }
 
-function resolvedRefs(route: RouteAdmission, listeners: readonly UdpListenerModel[]): Condition {
+function resolvedRefs(route: RouteAdmission, listeners: readonly StatusListener[]): Condition {
   const unresolved = route.problems.filter((p) => isBackendRefProblem(p.code));
   if (unresolved.length > 0) return { type: 'ResolvedRefs', status: 'False', reason: unresolved[0]!.code!, message: unresolved.map((p) => `${p.field}: ${p.reason}`).join('; ') };
   const empty = new Set<string>();
@@ -154,12 +184,12 @@ function proxyStates(cache: SnapshotCache): ProxyState[] {
 }
 
 /** The route's resources in one snapshot (none when that view does not include the route). */
-function routeRefs(snapshot: Snapshot, listeners: readonly UdpListenerModel[]): ResourceRef[] {
+function routeRefs(snapshot: Snapshot, listeners: readonly StatusListener[]): ResourceRef[] {
   const refs: ResourceRef[] = [];
   for (const l of listeners) {
-    const listener = udpListenerName(l.route, l.port);
-    const cluster = udpClusterName(l.route, l.port);
-    for (const [typeUrl, name] of [[TypeUrl.Listener, listener], [TypeUrl.Cluster, cluster], [TypeUrl.ClusterLoadAssignment, cluster]] as const) {
+    const named: [TypeUrl, string][] = [[TypeUrl.Listener, l.listenerName]];
+    for (const cluster of l.clusterNames) named.push([TypeUrl.Cluster, cluster], [TypeUrl.ClusterLoadAssignment, cluster]);
+    for (const [typeUrl, name] of named) {
       const resource = snapshot.forType(typeUrl).resources.get(name);
       if (resource) refs.push({ typeUrl, name, version: resource.version });
     }
@@ -167,9 +197,12 @@ function routeRefs(snapshot: Snapshot, listeners: readonly UdpListenerModel[]): 
   return refs;
 }
 
-function programmed(route: RouteAdmission, listeners: readonly UdpListenerModel[], proxies: readonly ProxyState[], cache: SnapshotCache): Condition {
+function programmed(route: RouteAdmission, listeners: readonly StatusListener[], proxies: readonly ProxyState[], cache: SnapshotCache, translationErrors: readonly TranslationError[]): Condition {
   if (route.servedGeneration === undefined) return { type: 'Programmed', status: 'False', reason: 'NotAccepted', message: 'not accepted, so given to no proxy' };
-  if (listeners.length === 0) return { type: 'Programmed', status: 'Unknown', reason: 'Unsupported', message: `${route.identity.kind} is admitted but not translated for proxies yet` };
+  if (listeners.length === 0) return { type: 'Programmed', status: 'Unknown', reason: 'NoListeners', message: `${route.identity.kind} serves no listener` };
+  const names = new Set(listeners.map((l) => l.listenerName));
+  const failed = translationErrors.filter((e) => names.has(e.resource));
+  if (failed.length > 0) return { type: 'Programmed', status: 'False', reason: 'Invalid', message: failed.map((e) => `${e.resource}: ${e.reason}`).join('; ') };
   const rejected: string[] = [];
   const pending: string[] = [];
   let given = 0;

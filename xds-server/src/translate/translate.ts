@@ -1,12 +1,17 @@
 // The translator: (IR, proxy view) in, Envoy resources out. Pure; keeps going
 // past a bad route and returns every error alongside what it could build.
-import type { MeshModel, UdpListenerModel } from '../model/ir.js';
+//
+// Route kinds plug in through LISTENER_KINDS: where the model keeps their
+// listeners, how one listener becomes resources, and what a view with any of
+// them needs once (RTSP's reject listener and cluster).
+import type { MeshModel, RtspListenerModel, UdpListenerModel } from '../model/ir.js';
 import { GATEWAY_VIEW, type ProxyView } from '../model/proxy-view.js';
 import { emptyResources, type EnvoyResources } from '../xds/resources.js';
 import { errorMessage } from '../log.js';
-import { udpListenerName } from './names.js';
+import { rtspListenerName, udpListenerName } from './names.js';
+import { type RtspTranslateOptions, rtspSharedResources, translateRtspListener } from './rtsp-route.js';
 import { translateUdpListener, type UdpTranslateOptions } from './udp-route.js';
-import { listenersForView } from './view.js';
+import { selectForView, type ViewListener } from './view.js';
 
 export interface TranslationError {
   resource: string;
@@ -18,26 +23,65 @@ export interface TranslationResult {
   errors: TranslationError[];
 }
 
-export type TranslateOptions = UdpTranslateOptions;
+export type TranslateOptions = UdpTranslateOptions & RtspTranslateOptions;
+
+export interface ListenerKind<L extends ViewListener = ViewListener> {
+  /** Stable: keys translations across rebuilds. */
+  readonly kind: 'udp' | 'rtsp';
+  listeners(model: MeshModel): readonly L[];
+  /** The listener's resource name, for errors. */
+  name(listener: L): string;
+  /** Throws with the reason when the listener cannot be built. */
+  translate(listener: L, options: TranslateOptions): EnvoyResources;
+  /** Resources a view needs once when it has at least one listener of this kind. */
+  shared?(): EnvoyResources;
+}
+
+const udpKind: ListenerKind<UdpListenerModel> = {
+  kind: 'udp',
+  listeners: (model) => model.udpListeners,
+  name: (l) => udpListenerName(l.route, l.port),
+  translate: (l, options) => {
+    const { listener, cluster, assignment } = translateUdpListener(l, options);
+    return { ...emptyResources(), listeners: [listener], clusters: [cluster], endpoints: [assignment] };
+  },
+};
+
+const rtspKind: ListenerKind<RtspListenerModel> = {
+  kind: 'rtsp',
+  listeners: (model) => model.rtspListeners,
+  name: (l) => rtspListenerName(l.route, l.port),
+  translate: (l, options) => translateRtspListener(l, options),
+  shared: rtspSharedResources,
+};
+
+/** Every route kind, in the order their resources are added (names never collide across kinds). */
+export const LISTENER_KINDS: readonly ListenerKind[] = [udpKind as ListenerKind, rtspKind as ListenerKind];
 
 export function translateModel(model: MeshModel, options: TranslateOptions = {}, view: ProxyView = GATEWAY_VIEW): TranslationResult {
   const resources = emptyResources();
   const errors: TranslationError[] = [];
-  for (const udp of listenersForView(model, view)) {
-    const one = translateListener(udp, options);
-    if ('error' in one) errors.push(one.error);
-    else addResources(resources, one.resources);
+  for (const kind of LISTENER_KINDS) {
+    let translated = 0;
+    for (const listener of selectForView(kind.listeners(model), model, view)) {
+      const one = translateListener(kind, listener, options);
+      if ('error' in one) errors.push(one.error);
+      else {
+        addResources(resources, one.resources);
+        translated++;
+      }
+    }
+    if (translated > 0 && kind.shared) addResources(resources, kind.shared());
   }
   return { resources, errors };
 }
 
-/** One listener of the model and what it needs (its cluster and endpoints), or why it cannot be built. */
-export function translateListener(udp: UdpListenerModel, options: TranslateOptions): { resources: EnvoyResources } | { error: TranslationError } {
+/** One listener of the model and what it needs (its clusters and endpoints), or why it cannot be built. */
+export function translateListener<L extends ViewListener>(kind: ListenerKind<L>, listener: L, options: TranslateOptions): { resources: EnvoyResources } | { error: TranslationError } {
   try {
-    const { listener, cluster, assignment } = translateUdpListener(udp, options);
-    return { resources: { ...emptyResources(), listeners: [listener], clusters: [cluster], endpoints: [assignment] } };
+    return { resources: kind.translate(listener, options) };
   } catch (err) {
-    return { error: { resource: udpListenerName(udp.route, udp.port), reason: errorMessage(err) } };
+    return { error: { resource: kind.name(listener), reason: errorMessage(err) } };
   }
 }
 

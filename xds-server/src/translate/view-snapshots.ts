@@ -3,12 +3,12 @@
 // listener that several views include (a producer route) is translated and
 // encoded once for all of them; a listener unchanged since the previous
 // model keeps the translation it had, and an unchanged view its Snapshot.
-import type { MeshModel, UdpListenerModel } from '../model/ir.js';
+import type { MeshModel } from '../model/ir.js';
 import type { ProxyView } from '../model/proxy-view.js';
 import { emptyResources, type EnvoyResources, toWireResources, type WireResource } from '../xds/resources.js';
 import { consistencyProblems, InconsistentSnapshotError, Snapshot } from '../xds/snapshot.js';
-import { addResources, type TranslateOptions, type TranslationError, translateListener } from './translate.js';
-import { listenersForView, viewKey } from './view.js';
+import { addResources, LISTENER_KINDS, type ListenerKind, type TranslateOptions, type TranslationError, translateListener } from './translate.js';
+import { selectForView, type ViewListener, viewKey } from './view.js';
 
 type Translated = { resources: EnvoyResources; wire: WireResource[] } | { error: TranslationError };
 
@@ -20,7 +20,7 @@ export interface ViewSnapshot {
 
 export class ViewSnapshots {
   private readonly byKey = new Map<string, ViewSnapshot>();
-  private readonly byListener = new Map<UdpListenerModel, Translated>();
+  private readonly byListener = new Map<object, Translated>();
   /** Translations by listener content, for the next rebuild: only what this model uses is kept. */
   private readonly byContent = new Map<string, Translated>();
   private readonly inherited: ReadonlyMap<string, Translated>;
@@ -49,12 +49,21 @@ export class ViewSnapshots {
       const resources = emptyResources();
       const wire: WireResource[] = [];
       const errors: TranslationError[] = [];
-      for (const listener of listenersForView(this.model, view)) {
-        const one = this.translateOnce(listener);
-        if ('error' in one) errors.push(one.error);
-        else {
-          addResources(resources, one.resources);
-          wire.push(...one.wire);
+      for (const kind of LISTENER_KINDS) {
+        let translated = 0;
+        for (const listener of selectForView(kind.listeners(this.model), this.model, view)) {
+          const one = this.translateOnce(kind, listener);
+          if ('error' in one) errors.push(one.error);
+          else {
+            addResources(resources, one.resources);
+            wire.push(...one.wire);
+            translated++;
+          }
+        }
+        if (translated > 0 && kind.shared) {
+          const shared = this.sharedOnce(kind);
+          addResources(resources, shared.resources);
+          wire.push(...shared.wire);
         }
       }
       const problems = consistencyProblems(resources);
@@ -69,18 +78,30 @@ export class ViewSnapshots {
     return found;
   }
 
-  private translateOnce(listener: UdpListenerModel): Translated {
+  private translateOnce(kind: ListenerKind, listener: ViewListener): Translated {
     let found = this.byListener.get(listener);
     if (!found) {
-      const content = JSON.stringify(listener);
+      const content = `${kind.kind}\0${JSON.stringify(listener)}`;
       found = this.inherited.get(content);
       if (!found) {
-        const one = translateListener(listener, this.options);
+        const one = translateListener(kind, listener, this.options);
         found = 'error' in one ? one : { resources: one.resources, wire: toWireResources(one.resources) };
       }
       this.byListener.set(listener, found);
       this.byContent.set(content, found);
     }
+    return found;
+  }
+
+  /** A kind's shared resources, translated and encoded once and kept across rebuilds. */
+  private sharedOnce(kind: ListenerKind): { resources: EnvoyResources; wire: WireResource[] } {
+    const content = `${kind.kind}\0shared`;
+    let found = this.byContent.get(content) ?? this.inherited.get(content);
+    if (!found || 'error' in found) {
+      const resources = kind.shared!();
+      found = { resources, wire: toWireResources(resources) };
+    }
+    this.byContent.set(content, found);
     return found;
   }
 

@@ -11,13 +11,30 @@ import type { ProxyView } from '../model/proxy-view.js';
 
 export const PRODUCER_VIEW_KEY = 'producer';
 
+/** What view selection needs of a listener, whatever its route kind. */
+export interface ViewListener {
+  /** "namespace/name:port" of the parent Service port. */
+  parent: string;
+  consumerNamespace?: string;
+}
+
 export function viewKey(model: MeshModel, view: ProxyView): string {
   return view.namespace !== undefined && model.consumerNamespaces.has(view.namespace) ? `namespace/${view.namespace}` : PRODUCER_VIEW_KEY;
 }
 
-export function listenersForView(model: MeshModel, view: ProxyView): UdpListenerModel[] {
+/**
+ * The listeners of one route kind a view gets. A consumer route replaces the
+ * producer route of its parent port within the same kind (a Service may
+ * serve one port number over both TCP and UDP).
+ */
+export function selectForView<L extends ViewListener>(listeners: readonly L[], model: MeshModel, view: ProxyView): L[] {
   const ns = viewKey(model, view) === PRODUCER_VIEW_KEY ? undefined : view.namespace;
-  if (ns === undefined) return model.udpListeners.filter((l) => l.consumerNamespace === undefined);
-  const overridden = new Set(model.udpListeners.filter((l) => l.consumerNamespace === ns).map((l) => l.parent));
-  return model.udpListeners.filter((l) => (l.consumerNamespace === undefined ? !overridden.has(l.parent) : l.consumerNamespace === ns));
+  if (ns === undefined) return listeners.filter((l) => l.consumerNamespace === undefined);
+  const overridden = new Set(listeners.filter((l) => l.consumerNamespace === ns).map((l) => l.parent));
+  return listeners.filter((l) => (l.consumerNamespace === undefined ? !overridden.has(l.parent) : l.consumerNamespace === ns));
+}
+
+/** The UdpRoute listeners a view gets. */
+export function listenersForView(model: MeshModel, view: ProxyView): UdpListenerModel[] {
+  return selectForView(model.udpListeners, model, view);
 }

@@ -1,0 +1,151 @@
+// One client connection through an RtspRoute listener: the filter in front of
+// tcp_proxy. tcp_proxy picks its cluster in its own onNewConnection, even with
+// upstream_connect_mode ON_DOWNSTREAM_DATA, so the plugin pauses the filter
+// chain at onNewConnection (plugin.cc): tcp_proxy starts only when the first
+// client bytes are Continued, by then with envoy.tcp_proxy.cluster set, and in
+// ON_DOWNSTREAM_DATA mode it takes (drains) every byte it is handed from then
+// on, so each callback after routing carries only new bytes.
+//
+//   AwaitingRequest  client bytes are held (Pause) until the first request's
+//                    head is complete; its URL picks a match, whose cluster goes
+//                    into envoy.tcp_proxy.cluster, and the bytes go on.
+//   Routed           every byte both ways is parsed for stats (requests by
+//                    method, responses by class, sessions, SETUP latency,
+//                    interleaved RTP through rtp::RtpTracker) and passed on.
+//   Refused          no match (404), a malformed first request (400) or an
+//                    unsupported version (505): the held bytes are replaced by
+//                    the answer, which goes to the reject cluster (an internal
+//                    listener that echoes it), comes back as the server's
+//                    bytes and reaches the client; tcp_proxy's idle timeout,
+//                    set short through filter state, then closes. Envoy's Wasm
+//                    network filter cannot write to the client directly.
+//   Closed           malformed bytes after routing, or a client that gave up:
+//                    the client is closed, nothing more is parsed.
+//
+// SETUP requests and their replies each go through one function
+// (onSetupRequest / onSetupResponse): that is where UDP-transport relays will
+// be asked for and Transport headers rewritten.
+//
+// Allocation: the parsers' buffers grow to the largest head and split frame
+// seen and are reused; an RTP tracker is made per direction at its first
+// interleaved packet. Nothing is allocated per packet.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "filter_config.h"
+#include "host.h"
+#include "rtp/rtp_tracker.h"
+#include "rtsp/rtsp_parser.h"
+#include "stats.h"
+
+namespace mediamesh {
+namespace rtsp_filter {
+
+class RtspConnection {
+ public:
+  enum class State : uint8_t { AwaitingRequest, Routed, Refused, Closed };
+
+  // Bytes read from the host per call: bounds the copy buffer.
+  static constexpr size_t kReadChunk = 16 * 1024;
+  static constexpr size_t kMaxPendingRequests = 16;
+  static constexpr size_t kMaxTrackedSessions = 16;
+  static constexpr uint64_t kJitterPublishIntervalNs = 500'000'000;
+
+  RtspConnection(const FilterConfig& config, const RouteStats& stats, Host& host);
+  ~RtspConnection();
+  RtspConnection(const RtspConnection&) = delete;
+  RtspConnection& operator=(const RtspConnection&) = delete;
+
+  Verdict onClientData(size_t size, bool end_of_stream);
+  Verdict onServerData(size_t size, bool end_of_stream);
+  // The first request did not arrive in time: close without an answer.
+  void onFirstRequestTimeout();
+  // Publishes what is left and takes this connection out of the gauges. Idempotent.
+  void finish();
+
+  State state() const noexcept { return state_; }
+  uint64_t createdNanos() const noexcept { return created_ns_; }
+  // The match the first request chose, if routed.
+  const RouteMatch* route() const noexcept { return route_; }
+
+ private:
+  class Side final : public rtsp::ParserCallbacks {
+   public:
+    Side(RtspConnection& connection, Direction direction, const rtsp::ParserLimits& limits)
+        : connection_(connection), direction_(direction), parser(*this, limits) {}
+    void onHeadersComplete(const rtsp::Message& message) override { connection_.onMessage(direction_, message); }
+    void onInterleavedFrame(const rtsp::InterleavedFrame& frame) override {
+      connection_.onInterleaved(*this, frame);
+    }
+    void onError(rtsp::ParseError error, std::string_view reason) override {
+      connection_.onParseError(direction_, error, reason);
+    }
+
+    RtspConnection& connection_;
+    const Direction direction_;
+    rtsp::RtspParser parser;
+    std::unique_ptr<rtp::RtpTracker> tracker;
+    rtp::RtpCounters published;  // tracker counters already published
+  };
+
+  enum class Decision : uint8_t { None, Route, NoRoute, BadRequest };
+  enum class PendingKind : uint8_t { Setup, Teardown };
+  struct PendingRequest {
+    uint32_t cseq;
+    PendingKind kind;
+    uint64_t sent_ns;
+    std::string session;  // Teardown: the Session it ends
+  };
+
+  void feed(Side& side, size_t from, size_t to);
+  void onMessage(Direction direction, const rtsp::Message& message);
+  void onClientRequest(const rtsp::Message& request);
+  void onServerResponse(const rtsp::Message& response);
+  void onSetupRequest(const rtsp::Message& request);
+  void onSetupResponse(const rtsp::Message& response, const PendingRequest& setup);
+  void onInterleaved(Side& side, const rtsp::InterleavedFrame& frame);
+  void onParseError(Direction direction, rtsp::ParseError error, std::string_view reason);
+  void chooseRoute(const rtsp::Message& request);
+  void refuse(uint16_t status, std::string_view reason, size_t held);
+  void closeClient();
+  void endSession(std::string_view id);
+  void remember(PendingRequest request);
+  void publish();
+  void publishRtp(Side& side, bool final);
+
+  void count(Stat s, uint64_t n = 1) noexcept { deltas_[index(s)] += n; }
+
+  const FilterConfig& config_;
+  const RouteStats& stats_;
+  Host& host_;
+  State state_ = State::AwaitingRequest;
+  uint64_t created_ns_;
+  Side client_;
+  Side server_;
+
+  // AwaitingRequest: bytes of the held buffer already fed to the parser.
+  size_t fed_ = 0;
+  Decision decision_ = Decision::None;
+  const RouteMatch* route_ = nullptr;
+  bool have_first_request_ = false;
+  uint32_t first_cseq_ = 0;
+  bool first_has_cseq_ = false;
+  rtsp::Version first_version_ = rtsp::Version::Rtsp10;
+  bool close_requested_ = false;
+  bool finished_ = false;
+
+  std::vector<PendingRequest> pending_;  // oldest first, at most kMaxPendingRequests
+  std::vector<std::string> sessions_;    // at most kMaxTrackedSessions
+  uint64_t deltas_[kStatCount] = {};
+  uint64_t request_deltas_[kMethodCount] = {};
+  uint64_t jitter_published_ns_ = 0;
+  uint64_t jitter_published_us_ = UINT64_MAX;
+};
+
+}  // namespace rtsp_filter
+}  // namespace mediamesh
