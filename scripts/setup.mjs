@@ -140,6 +140,8 @@ function buildFuzzers() {
 
 // A fresh clone has no node_modules: `npm run demo` and `npm test` start here.
 function installNpmPackages() {
+  // A linked node_modules (a git worktree sharing a checkout's) belongs to that checkout: never reinstall through it.
+  if (fs.existsSync(path.join(root, 'node_modules')) && fs.lstatSync(path.join(root, 'node_modules')).isSymbolicLink()) return;
   const marker = path.join(root, 'node_modules/.package-lock.json');
   const lock = path.join(root, 'package-lock.json');
   if (fs.existsSync(marker) && fs.statSync(marker).mtimeMs >= fs.statSync(lock).mtimeMs) return;
