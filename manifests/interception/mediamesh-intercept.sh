@@ -28,31 +28,40 @@
 #   Exit status: 0 done, 1 failed (the reason on stderr), 2 bad usage.
 #
 # What `apply` installs (names chosen beside Istio's ISTIO_* chains, its
-# mark 0x539 and its route table 133):
+# ports 15001/15006, its mark 0x539 and its route table 133):
 #
-#   mangle MEDIAMESH_OUTBOUND  (from OUTPUT, first)  outbound media gets mark
-#          0x10000/0x10000, unless it comes from the proxy's UID/GID, goes to
-#          an address of the pod itself, or answers a flow that came in.
+#   Outbound UDP keeps its destination:
+#   mangle MEDIAMESH_OUTBOUND  (from OUTPUT, first)  UDP to the declared ports
+#          gets mark 0x10000/0x10000, unless it comes from the proxy's
+#          UID/GID, goes to an address of the pod itself, or answers a flow
+#          that came in.
 #   ip rule pref 1339: fwmark 0x10000/0x10000 lookup table 1339, which holds
-#          one route: local 0.0.0.0/0 dev lo. A marked packet is delivered
+#          one route: local 0.0.0.0/0 dev lo. A marked datagram is delivered
 #          inside the pod with its destination untouched (a Service's
 #          clusterIP:port), where the proxy's listener for that address and
 #          port takes it: a transparent socket (IP_TRANSPARENT, Envoy's
-#          `transparent: true`) bound to the clusterIP itself. Two Services
-#          on one port (RTP 5004) reach two different listeners.
-#   filter MEDIAMESH_DELIVER   (from INPUT, first)  a marked packet that no
-#          transparent socket of the proxy takes is refused (TCP: a reset) or
-#          dropped (UDP: the kernel cannot answer ICMP from an address that is
-#          not the pod's), never handed to an app socket on that port.
-#   nat MEDIAMESH_OUTPUT       (from OUTPUT, first)  marked packets and the
-#          proxy's own traffic skip the rest of nat OUTPUT: a later REDIRECT
-#          (Istio's, to 15001) never takes what is ours.
-#   nat MEDIAMESH_INBOUND      (from PREROUTING, first)  inbound, from
-#          outside the pod: RTSP ports are redirected to the proxy's port
-#          15106 (Envoy learns the original port from SO_ORIGINAL_DST);
-#          each inbound UDP port (sorted, ranges expanded, at most 64) to its
-#          own proxy port 15200, 15201, ... in that order, since a UDP
-#          listener cannot learn the original port.
+#          `transparent: true`) bound to the clusterIP itself, which also
+#          answers from it. Two Services on one port (RTP 5004) reach two
+#          different listeners.
+#   filter MEDIAMESH_DELIVER   (from INPUT, first)  a marked datagram that no
+#          transparent socket takes is dropped, never handed to an app socket
+#          on that port (the kernel cannot answer ICMP from an address that
+#          is not the pod's).
+#   Outbound RTSP (TCP), the way Istio does TCP:
+#   nat MEDIAMESH_OUTPUT       (from OUTPUT, first)  connections to the
+#          declared RTSP ports are redirected to the proxy's 127.0.0.1:15101;
+#          Envoy's original_dst listener filter reads the Service's address
+#          (SO_ORIGINAL_DST) and use_original_dst hands the connection to that
+#          Service's listener, which binds nothing (bind_to_port: false), so
+#          an app listening on 554 itself is never in the way. The proxy's
+#          own traffic and marked datagrams skip the rest of nat OUTPUT: a
+#          later REDIRECT (Istio's, to 15001) never takes what is ours.
+#   Inbound, from outside the pod:
+#   nat MEDIAMESH_INBOUND      (from PREROUTING, first)  RTSP ports are
+#          redirected to the proxy's 15106 (original port from
+#          SO_ORIGINAL_DST); each inbound UDP port (sorted, ranges expanded,
+#          at most 64) to its own proxy port 15200, 15201, ... in that order,
+#          since a UDP listener cannot learn the original port.
 #
 # The iptables backend (legacy or nft) is the one already in use in the
 # pod's namespace, so that our rules and Istio's sit in the same tables:
@@ -67,6 +76,7 @@ PROG=mediamesh-intercept
 MARK=0x10000/0x10000
 ROUTE_TABLE=1339
 RULE_PREF=1339
+OUTBOUND_TCP_PORT=15101
 INBOUND_TCP_PORT=15106
 INBOUND_UDP_BASE=15200
 INBOUND_UDP_MAX=64
@@ -397,15 +407,15 @@ comment() {
 # The iptables-restore input for what the flags ask; a chain declared here is
 # emptied and refilled in one step, so a second apply never doubles a rule.
 restore_input() {
-  outbound=$1
-  inbound=$2
-  if [ -n "$outbound" ]; then
+  udp=$1
+  tcp=$2
+  inbound=$3
+  if [ -n "$udp" ]; then
     cat <<EOF
 *filter
 :MEDIAMESH_DELIVER - [0:0]
 -A MEDIAMESH_DELIVER -m mark ! --mark $MARK -j RETURN
 -A MEDIAMESH_DELIVER -m socket --transparent $(comment "a transparent socket of the proxy takes it") -j RETURN
--A MEDIAMESH_DELIVER -p tcp $(comment "no proxy listener for this address and port") -j REJECT --reject-with tcp-reset
 -A MEDIAMESH_DELIVER $(comment "no proxy listener for this address and port") -j DROP
 COMMIT
 EOF
@@ -414,7 +424,13 @@ EOF
   echo ':MEDIAMESH_OUTPUT - [0:0]'
   echo "-A MEDIAMESH_OUTPUT -m owner --uid-owner $PROXY_UID $(comment "traffic of the proxy") -j ACCEPT"
   [ -z "$PROXY_GID" ] || echo "-A MEDIAMESH_OUTPUT -m owner --gid-owner $PROXY_GID $(comment "traffic of the proxy") -j ACCEPT"
-  [ -z "$outbound" ] || echo "-A MEDIAMESH_OUTPUT -m mark --mark $MARK $(comment "outbound media, already routed to the proxy") -j ACCEPT"
+  [ -z "$udp" ] || echo "-A MEDIAMESH_OUTPUT -m mark --mark $MARK $(comment "outbound UDP, already routed to the proxy") -j ACCEPT"
+  if [ -n "$tcp" ]; then
+    echo "-A MEDIAMESH_OUTPUT -p tcp -m addrtype --dst-type LOCAL $(comment "to the pod itself") -j RETURN"
+    multiport_chunks "$RTSP_ITEMS" | while read -r ports; do
+      echo "-A MEDIAMESH_OUTPUT -p tcp -m multiport --dports $ports $(comment "outbound RTSP") -j REDIRECT --to-ports $OUTBOUND_TCP_PORT"
+    done
+  fi
   if [ -n "$inbound" ]; then
     echo ':MEDIAMESH_INBOUND - [0:0]'
     echo '-A MEDIAMESH_INBOUND -i lo -j RETURN'
@@ -428,16 +444,13 @@ EOF
     done
   fi
   echo 'COMMIT'
-  if [ -n "$outbound" ]; then
+  if [ -n "$udp" ]; then
     echo '*mangle'
     echo ':MEDIAMESH_OUTBOUND - [0:0]'
     echo "-A MEDIAMESH_OUTBOUND -m owner --uid-owner $PROXY_UID $(comment "traffic of the proxy") -j RETURN"
     [ -z "$PROXY_GID" ] || echo "-A MEDIAMESH_OUTBOUND -m owner --gid-owner $PROXY_GID $(comment "traffic of the proxy") -j RETURN"
     echo "-A MEDIAMESH_OUTBOUND -m addrtype --dst-type LOCAL $(comment "to the pod itself") -j RETURN"
     echo "-A MEDIAMESH_OUTBOUND -m conntrack --ctdir REPLY $(comment "answers to traffic that came in") -j RETURN"
-    multiport_chunks "$RTSP_ITEMS" | while read -r ports; do
-      echo "-A MEDIAMESH_OUTBOUND -p tcp -m multiport --dports $ports $(comment "outbound RTSP") -j MARK --set-xmark $MARK"
-    done
     multiport_chunks "$UDP_ITEMS" | while read -r ports; do
       echo "-A MEDIAMESH_OUTBOUND -p udp -m multiport --dports $ports $(comment "outbound UDP") -j MARK --set-xmark $MARK"
     done
@@ -445,50 +458,55 @@ EOF
   fi
 }
 
+# Whether chain $1 is needed for outbound UDP $2, outbound TCP $3, inbound $4.
 wanted_chain() {
   case $1 in
     MEDIAMESH_DELIVER | MEDIAMESH_OUTBOUND) [ -n "$2" ] ;;
-    MEDIAMESH_OUTPUT) [ -n "$2$3" ] ;;
-    MEDIAMESH_INBOUND) [ -n "$3" ] ;;
+    MEDIAMESH_OUTPUT) [ -n "$2$3$4" ] ;;
+    MEDIAMESH_INBOUND) [ -n "$4" ] ;;
     *) return 1 ;;
   esac
 }
 
 do_apply() {
   use_backend "$BACKENDS" || die "iptables-$BACKENDS is not installed"
-  outbound=$RTSP_ITEMS$UDP_ITEMS
+  udp=$UDP_ITEMS
+  tcp=$RTSP_ITEMS
   inbound=$INBOUND_RTSP_ITEMS$INBOUND_UDP_ITEMS
   dump=$(current_dump)
   # Chains an earlier apply made that these flags no longer want go first.
-  for entry in $CHAINS; do
+  for entry in $CLEAN_ORDER; do
     table=${entry%%:*}; rest=${entry#*:}; chain=${rest%%:*}; parent=${rest#*:}
-    if ! wanted_chain "$chain" "$outbound" "$inbound" && has_chain "$dump" "$table" "$chain"; then
+    if ! wanted_chain "$chain" "$udp" "$tcp" "$inbound" && has_chain "$dump" "$table" "$chain"; then
       remove_chain "$table" "$parent" "$chain"
     fi
   done
-  if [ -z "$outbound" ]; then remove_routing >/dev/null; fi
-  if [ -z "$outbound$inbound" ]; then
+  if [ -z "$udp" ]; then remove_routing >/dev/null; fi
+  if [ -z "$udp$tcp$inbound" ]; then
     say "no ports given: nothing to capture (iptables backend $BACKENDS)"
     return 0
   fi
-  input=$(restore_input "$outbound" "$inbound")
+  input=$(restore_input "$udp" "$tcp" "$inbound")
   if ! errors=$(printf '%s\n' "$input" | "$IPT_RESTORE" -w "$WAIT_SECONDS" --noflush 2>&1); then
     die "$IPT_RESTORE refused the rules: $errors
 the rules were:
 $input"
   fi
-  [ -z "$outbound" ] || ensure_routing
+  [ -z "$udp" ] || ensure_routing
   for entry in $CHAINS; do
     table=${entry%%:*}; rest=${entry#*:}; chain=${rest%%:*}; parent=${rest#*:}
-    if wanted_chain "$chain" "$outbound" "$inbound"; then ensure_jump "$table" "$parent" "$chain"; fi
+    if wanted_chain "$chain" "$udp" "$tcp" "$inbound"; then ensure_jump "$table" "$parent" "$chain"; fi
   done
-  inbound_map=
+  summary=
+  [ -z "$tcp" ] || summary="outbound RTSP $RTSP_PORTS to $OUTBOUND_TCP_PORT"
+  [ -z "$udp" ] || summary="${summary:+$summary; }outbound UDP $UDP_PORTS marked $MARK, routed by table $ROUTE_TABLE"
+  [ -z "$INBOUND_RTSP_ITEMS" ] || summary="${summary:+$summary; }inbound RTSP $INBOUND_RTSP_PORTS to $INBOUND_TCP_PORT"
   port=$INBOUND_UDP_BASE
   for p in $INBOUND_UDP_LIST; do
-    inbound_map="${inbound_map:+$inbound_map,}$p>$port"
+    summary="${summary:+$summary; }inbound UDP $p to $port"
     port=$((port + 1))
   done
-  say "applied with iptables-$BACKENDS: outbound tcp [${RTSP_PORTS}] udp [${UDP_PORTS}] marked $MARK and routed by table $ROUTE_TABLE; inbound tcp [${INBOUND_RTSP_PORTS}] to $INBOUND_TCP_PORT, udp [${inbound_map}]; proxy uid $PROXY_UID${PROXY_GID:+ gid $PROXY_GID}"
+  say "applied with iptables-$BACKENDS, proxy uid $PROXY_UID${PROXY_GID:+ gid $PROXY_GID}: $summary"
 }
 
 do_clean() {

@@ -18,6 +18,7 @@ export const PYTHON = '/usr/bin/python3';
 export const PROXY_UID = 1339;
 export const MARK = '0x10000/0x10000';
 export const ROUTE_TABLE = 1339;
+export const OUTBOUND_RTSP_PROXY_PORT = 15101;
 export const INBOUND_RTSP_PROXY_PORT = 15106;
 export const INBOUND_UDP_PROXY_BASE = 15200;
 /** Where the tests' sidecars serve Envoy admin (on the pod IP, for the root namespace to read). */
@@ -164,16 +165,36 @@ export function inboundRtsp(): StaticResources {
 }
 
 /**
- * An outbound TCP listener on a Service address, bound transparently the way
- * the translator binds a sidecar's UDP listeners: a stand-in for the RTSP
- * listener (RtspRoute translation is built elsewhere). Stats: tcp.<name>.*.
+ * The outbound RTSP port the script redirects to (127.0.0.1:15101): the
+ * original destination (SO_ORIGINAL_DST) picks the Service's listener
+ * (use_original_dst); a connection for which there is none is passed through
+ * to where it was going. Stats: tcp.outbound_passthrough.*.
+ */
+export function outboundTcpEntry(): StaticResources {
+  return {
+    listeners: [{
+      name: 'outbound-tcp',
+      address: socketAddress('127.0.0.1', OUTBOUND_RTSP_PROXY_PORT),
+      use_original_dst: true,
+      listener_filters: [{ name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } }],
+      filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: 'outbound_passthrough', cluster: 'outbound-original-dst' } }] }],
+    }],
+    clusters: [{ name: 'outbound-original-dst', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '1s' }],
+  };
+}
+
+/**
+ * A Service's outbound TCP listener as a sidecar needs it beside the script:
+ * on the Service's address and port, binding nothing (the entry listener
+ * hands it its connections). A stand-in for the RTSP listener (RtspRoute
+ * translation is built elsewhere). Stats: tcp.<name>.*.
  */
 export function outboundTcp(name: string, vip: string, port: number, backend: { address: string; port: number }): StaticResources {
   return {
     listeners: [{
       name,
       address: socketAddress(vip, port),
-      transparent: true,
+      bind_to_port: false,
       filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: name, cluster: name } }] }],
     }],
     clusters: [staticCluster(name, backend.address, backend.port)],
