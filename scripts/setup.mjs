@@ -8,10 +8,13 @@
 //    dynamic module (.so) and the RTSP proxy-wasm filter (.wasm).
 //  - kube-apiserver and kubectl for the Kubernetes tests, built from Kubernetes'
 //    Go module once per machine (scripts/kubernetes-binaries.mjs).
+//  - Istio's pilot-agent for the test beside Istio's interception rules, built
+//    from Istio's Go module once per machine (scripts/istio-binaries.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureIstioBinaries } from './istio-binaries.mjs';
 import { ensureKubernetesBinaries } from './kubernetes-binaries.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -159,5 +162,10 @@ try {
   await ensureKubernetesBinaries(log);
 } catch (err) {
   fail(`building kube-apiserver and kubectl: ${err.message}`);
+}
+try {
+  await ensureIstioBinaries(log);
+} catch (err) {
+  fail(`building Istio's pilot-agent: ${err.message}`);
 }
 log(`ok: Envoy ${ENVOY_VERSION} at ${path.relative(root, envoy)}; RTP filter at ${path.relative(root, module)}; RTSP filter at ${path.relative(root, wasm)}`);

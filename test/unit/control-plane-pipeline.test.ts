@@ -164,7 +164,9 @@ spec:
       assert.deepEqual(ids.map((id) => listeners(id)), [['udp~media~feed~5004'], ['udp~team-a~feed-local~5004'], ['udp~team-a~feed-local~5004'], ['udp~media~feed~5004'], ['udp~media~feed~5004']]);
       const snap = (id: string) => cp.cache.getSnapshot(id)!;
       assert.equal(snap('a1'), snap('a2'), 'one translation and one encoding for team-a');
-      assert.equal(snap('b1'), snap('gw'), 'a namespace without consumer routes shares the producer view');
+      assert.equal(snap('b1'), snap('b2'));
+      assert.notEqual(snap('b1'), snap('gw'), 'a sidecar binds transparently, a gateway does not');
+      assert.deepEqual(snap('b1').forType(TypeUrl.Listener).resources.get('udp~media~feed~5004')!.json(), { ...snap('gw').forType(TypeUrl.Listener).resources.get('udp~media~feed~5004')!.json() as object, transparent: true }, 'otherwise a namespace without consumer routes has the producer view');
       await edit([...feed(25005), ...consumer]);
       assert.notEqual(snap('a1').version, snap('gw').version);
       assert.equal(snap('a1'), snap('a2'));

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { admitDocuments } from '../../xds-server/src/api/validate.js';
 import { buildModel } from '../../xds-server/src/model/build-model.js';
 import { parseYamlText } from '../../xds-server/src/sources/read-yaml.js';
+import type { ProxyView } from '../../xds-server/src/model/proxy-view.js';
 import { ViewSnapshots } from '../../xds-server/src/translate/view-snapshots.js';
 import { TypeUrl } from '../../xds-server/src/xds/type-urls.js';
 import { udpRouteDocuments } from '../helpers/mesh-files.js';
@@ -68,9 +69,30 @@ spec:
     assert.notEqual(resource(second, TypeUrl.ClusterLoadAssignment, 'rtsp~media~cams~554~0').version, resource(first, TypeUrl.ClusterLoadAssignment, 'rtsp~media~cams~554~0').version);
   });
 
-  it('gives proxies of views that select the same routes one snapshot', () => {
+  it('gives proxies of views that select the same routes, in the same role, one snapshot', () => {
     const views = new ViewSnapshots(model(30000), {});
-    assert.equal(views.forView({ role: 'sidecar', namespace: 'anywhere' }).snapshot, views.forView(gateway).snapshot);
-    assert.equal(views.translated().length, 1);
+    assert.equal(views.forView({ role: 'sidecar', namespace: 'anywhere' }).snapshot, views.forView({ role: 'sidecar', namespace: 'elsewhere' }).snapshot);
+    assert.equal(views.forView({ role: 'gateway', namespace: 'edge' }).snapshot, views.forView(gateway).snapshot);
+    assert.equal(views.translated().length, 2, 'one for the sidecars, one for the gateways');
+  });
+
+  it('binds a sidecar\'s UDP listeners transparently (interception hands it Service addresses), a gateway\'s not', () => {
+    const views = new ViewSnapshots(model(30000), {});
+    const listener = (view: ProxyView) => views.forView(view).snapshot.forType(TypeUrl.Listener).resources.get('udp~media~feed~5004')!.json() as { transparent?: boolean; address: unknown };
+    const sidecar = listener({ role: 'sidecar', namespace: 'media' });
+    const edge = listener(gateway);
+    assert.equal(sidecar.transparent, true);
+    assert.equal(edge.transparent, undefined);
+    assert.deepEqual(sidecar.address, edge.address, 'the same address: the Service\'s');
+  });
+
+  it('keeps each binding\'s encoding across rebuilds', () => {
+    const sidecar = { role: 'sidecar' as const, namespace: 'media' };
+    const first = new ViewSnapshots(model(30000), {});
+    first.forView(sidecar);
+    first.forView(gateway);
+    const second = new ViewSnapshots(model(30000), {}, first);
+    assert.equal(second.forView(sidecar).snapshot, first.forView(sidecar).snapshot);
+    assert.equal(second.forView(gateway).snapshot, first.forView(gateway).snapshot);
   });
 });

@@ -19,6 +19,12 @@ export interface EnvoyOptions {
   captureStdout?: boolean;
   /** How often Envoy flushes access-log files, stdout included (Envoy's default is 10 s). */
   fileFlushIntervalMs?: number;
+  /**
+   * Run Envoy as this user, as a sidecar runs (mediamesh's UID 1339), through
+   * util-linux `setpriv` after `prefix`; `capabilities` (e.g. ['net_admin'])
+   * stay with it as ambient capabilities. Its work dir becomes that user's.
+   */
+  user?: { uid: number; gid: number; capabilities?: string[] };
 }
 
 export class EnvoyProcess {
@@ -46,9 +52,13 @@ export class EnvoyProcess {
     const logFile = path.join(workDir, 'envoy.log');
     const stdoutFile = o.captureStdout ? path.join(workDir, 'stdout.log') : undefined;
     fs.writeFileSync(configPath, o.bootstrapYaml);
+    if (o.user) {
+      fs.chownSync(workDir, o.user.uid, o.user.gid);
+      fs.chownSync(configPath, o.user.uid, o.user.gid);
+    }
     const args = ['-c', configPath, '--admin-address-path', adminPath, '--disable-hot-restart', '--concurrency', String(o.concurrency ?? 1), '-l', o.logLevel ?? 'info', '--log-path', logFile];
     if (o.fileFlushIntervalMs !== undefined) args.push('--file-flush-interval-msec', String(o.fileFlushIntervalMs));
-    const [cmd, ...prefixArgs] = [...(o.prefix ?? []), envoyBinary()];
+    const [cmd, ...prefixArgs] = [...(o.prefix ?? []), ...(o.user ? setprivArgs(o.user) : []), envoyBinary()];
     const stdoutFd = stdoutFile ? fs.openSync(stdoutFile, 'w') : undefined;
     let child: ChildProcess;
     try {
@@ -107,4 +117,9 @@ export class EnvoyProcess {
     }
     if (!o.keepWorkDir) fs.rmSync(this.workDir, { recursive: true, force: true });
   }
+}
+
+function setprivArgs(user: NonNullable<EnvoyOptions['user']>): string[] {
+  const caps = (user.capabilities ?? []).map((c) => `+${c.toLowerCase()}`).join(',');
+  return ['setpriv', '--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups', ...(caps ? ['--inh-caps', caps, '--ambient-caps', caps] : [])];
 }

@@ -11,7 +11,7 @@ import { errorMessage } from '../log.js';
 import { rtspListenerName, udpListenerName } from './names.js';
 import { type RtspTranslateOptions, rtspSharedResources, translateRtspListener } from './rtsp-route.js';
 import { translateUdpListener, type UdpTranslateOptions } from './udp-route.js';
-import { selectForView, type ViewListener } from './view.js';
+import { listenerOptionsForView, selectForView, type ViewListener } from './view.js';
 
 export interface TranslationError {
   resource: string;
@@ -61,10 +61,11 @@ export const LISTENER_KINDS: readonly ListenerKind[] = [udpKind as ListenerKind,
 export function translateModel(model: MeshModel, options: TranslateOptions = {}, view: ProxyView = GATEWAY_VIEW): TranslationResult {
   const resources = emptyResources();
   const errors: TranslationError[] = [];
+  const listenerOptions = { ...options, ...listenerOptionsForView(view) };
   for (const kind of LISTENER_KINDS) {
     let translated = 0;
     for (const listener of selectForView(kind.listeners(model), model, view)) {
-      const one = translateListener(kind, listener, options);
+      const one = translateListener(kind, listener, listenerOptions);
       if ('error' in one) errors.push(one.error);
       else {
         addResources(resources, one.resources);

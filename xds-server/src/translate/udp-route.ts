@@ -34,6 +34,15 @@ export interface UdpRouteResources {
 export interface UdpTranslateOptions {
   /** Where Envoy loads the RTP filter from; RTP routes need it. */
   rtpModule?: RtpModuleSource;
+  /**
+   * Bind the listener with IP_TRANSPARENT (Envoy's `transparent`). A
+   * sidecar's listener serves a Service's clusterIP, which is no address of
+   * the pod: the interception script (manifests/interception) delivers the
+   * Service's traffic to the pod unchanged, and only a transparent socket
+   * may bind that address and answer from it. Envoy then needs CAP_NET_ADMIN
+   * (or CAP_NET_RAW).
+   */
+  transparent?: boolean;
 }
 
 export function translateUdpListener(model: UdpListenerModel, options: UdpTranslateOptions = {}): UdpRouteResources {
@@ -43,13 +52,13 @@ export function translateUdpListener(model: UdpListenerModel, options: UdpTransl
   }
   const filters = model.protocol === 'RTP' && options.rtpModule ? [rtpListenerFilter(model, options.rtpModule)] : [];
   return {
-    listener: udpListener(model, clusterName, filters),
+    listener: udpListener(model, clusterName, filters, options.transparent === true),
     cluster: edsCluster(clusterName, model),
     assignment: weightedAssignment(clusterName, model.backends),
   };
 }
 
-function udpListener(model: UdpListenerModel, clusterName: string, filtersBeforeProxy: ListenerFilter[]): Listener {
+function udpListener(model: UdpListenerModel, clusterName: string, filtersBeforeProxy: ListenerFilter[], transparent: boolean): Listener {
   const proxy = UdpProxyConfig.fromPartial({
     statPrefix: udpStatPrefix(model.route, model.port),
     routeSpecifier: {
@@ -73,6 +82,7 @@ function udpListener(model: UdpListenerModel, clusterName: string, filtersBefore
     name: udpListenerName(model.route, model.port),
     address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.UDP, address: model.address, portSpecifier: { $case: 'portValue', value: model.port } } } },
     udpListenerConfig: {},
+    ...(transparent && { transparent: true }),
     socketOptions: [{
       // Video frames arrive as bursts of packets; the kernel default (~208 KiB) overflows under load.
       // Linux caps this at net.core.rmem_max.

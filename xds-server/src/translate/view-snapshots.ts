@@ -8,7 +8,7 @@ import type { ProxyView } from '../model/proxy-view.js';
 import { emptyResources, type EnvoyResources, toWireResources, type WireResource } from '../xds/resources.js';
 import { consistencyProblems, InconsistentSnapshotError, Snapshot } from '../xds/snapshot.js';
 import { addResources, LISTENER_KINDS, type ListenerKind, type TranslateOptions, type TranslationError, translateListener } from './translate.js';
-import { selectForView, type ViewListener, viewKey } from './view.js';
+import { listenerOptionsForView, selectForView, type ViewListener, viewKey } from './view.js';
 
 type Translated = { resources: EnvoyResources; wire: WireResource[] } | { error: TranslationError };
 
@@ -20,8 +20,9 @@ export interface ViewSnapshot {
 
 export class ViewSnapshots {
   private readonly byKey = new Map<string, ViewSnapshot>();
-  private readonly byListener = new Map<object, Translated>();
-  /** Translations by listener content, for the next rebuild: only what this model uses is kept. */
+  /** Per listener, its plain translation (gateways) and its transparent one (sidecars). */
+  private readonly byListener = { plain: new Map<object, Translated>(), transparent: new Map<object, Translated>() };
+  /** Translations by kind, binding and listener content, for the next rebuild: only what this model uses is kept. */
   private readonly byContent = new Map<string, Translated>();
   private readonly inherited: ReadonlyMap<string, Translated>;
   private readonly inheritedViews: ReadonlyMap<string, ViewSnapshot>;
@@ -49,10 +50,11 @@ export class ViewSnapshots {
       const resources = emptyResources();
       const wire: WireResource[] = [];
       const errors: TranslationError[] = [];
+      const { transparent } = listenerOptionsForView(view);
       for (const kind of LISTENER_KINDS) {
         let translated = 0;
         for (const listener of selectForView(kind.listeners(this.model), this.model, view)) {
-          const one = this.translateOnce(kind, listener);
+          const one = this.translateOnce(kind, listener, transparent);
           if ('error' in one) errors.push(one.error);
           else {
             addResources(resources, one.resources);
@@ -78,16 +80,17 @@ export class ViewSnapshots {
     return found;
   }
 
-  private translateOnce(kind: ListenerKind, listener: ViewListener): Translated {
-    let found = this.byListener.get(listener);
+  private translateOnce(kind: ListenerKind, listener: ViewListener, transparent: boolean): Translated {
+    const translations = transparent ? this.byListener.transparent : this.byListener.plain;
+    let found = translations.get(listener);
     if (!found) {
-      const content = `${kind.kind}\0${JSON.stringify(listener)}`;
+      const content = `${kind.kind}\0${transparent ? 'transparent' : 'plain'}\0${JSON.stringify(listener)}`;
       found = this.inherited.get(content);
       if (!found) {
-        const one = translateListener(kind, listener, this.options);
+        const one = translateListener(kind, listener, { ...this.options, transparent });
         found = 'error' in one ? one : { resources: one.resources, wire: toWireResources(one.resources) };
       }
-      this.byListener.set(listener, found);
+      translations.set(listener, found);
       this.byContent.set(content, found);
     }
     return found;

@@ -3,9 +3,11 @@
 // producer route of the same parent port there (GAMMA). A gateway (no
 // namespace) gets the producer routes.
 //
-// Proxies whose views select the same routes share one key, and so one
-// translation and one encoding: a sidecar in a namespace without consumer
-// routes costs nothing beyond the producer view.
+// Proxies whose views select the same routes, in the same role, share one
+// key, and so one translation and one encoding: a sidecar in a namespace
+// without consumer routes costs nothing beyond the other sidecars' producer
+// view. The role matters because a sidecar binds its UDP listeners
+// transparently (listenerOptionsForView) and a gateway does not.
 import type { MeshModel, UdpListenerModel } from '../model/ir.js';
 import type { ProxyView } from '../model/proxy-view.js';
 
@@ -18,8 +20,25 @@ export interface ViewListener {
   consumerNamespace?: string;
 }
 
-export function viewKey(model: MeshModel, view: ProxyView): string {
+/** Which routes the view selects: the producer routes, or a namespace's consumer routes over them. */
+function routesKey(model: MeshModel, view: ProxyView): string {
   return view.namespace !== undefined && model.consumerNamespaces.has(view.namespace) ? `namespace/${view.namespace}` : PRODUCER_VIEW_KEY;
+}
+
+export function viewKey(model: MeshModel, view: ProxyView): string {
+  const routes = routesKey(model, view);
+  return listenerOptionsForView(view).transparent ? `${routes}+transparent` : routes;
+}
+
+/**
+ * How a view's listeners are bound. A sidecar's UDP listeners serve Service
+ * addresses that are not its pod's: the interception script
+ * (manifests/interception) hands it that traffic with the destination
+ * unchanged, so it binds them transparently. A gateway binds addresses of
+ * its own.
+ */
+export function listenerOptionsForView(view: ProxyView): { transparent: boolean } {
+  return { transparent: view.role === 'sidecar' };
 }
 
 /**
@@ -28,7 +47,7 @@ export function viewKey(model: MeshModel, view: ProxyView): string {
  * serve one port number over both TCP and UDP).
  */
 export function selectForView<L extends ViewListener>(listeners: readonly L[], model: MeshModel, view: ProxyView): L[] {
-  const ns = viewKey(model, view) === PRODUCER_VIEW_KEY ? undefined : view.namespace;
+  const ns = routesKey(model, view) === PRODUCER_VIEW_KEY ? undefined : view.namespace;
   if (ns === undefined) return listeners.filter((l) => l.consumerNamespace === undefined);
   const overridden = new Set(listeners.filter((l) => l.consumerNamespace === ns).map((l) => l.parent));
   return listeners.filter((l) => (l.consumerNamespace === undefined ? !overridden.has(l.parent) : l.consumerNamespace === ns));
