@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bootstrapYaml } from '../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { rtpModuleFromOption } from '../xds-server/src/cli/rtp-module-option.js';
 import { startControlPlane } from '../xds-server/src/cli/serve.js';
 import { EnvoyProcess } from '../xds-server/src/sidecar/envoy-process.js';

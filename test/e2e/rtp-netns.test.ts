@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
 import { ControlPlaneProcess } from '../helpers/control-plane-process.js';

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { bootstrapConfig } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapConfig } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
 import type { NetnsLab, Pod } from './netns.js';

@@ -1,7 +1,7 @@
 // A real Envoy, bootstrapped by `mediamesh bootstrap`, against a real
 // `mediamesh serve` process; exercised over both SotW and Delta ADS.
 import assert from 'node:assert/strict';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
 import { ControlPlaneProcess } from '../helpers/control-plane-process.js';
 import { ConfigDir, udpRouteDocuments } from '../helpers/mesh-files.js';

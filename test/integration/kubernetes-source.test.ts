@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import path from 'node:path';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { rtpModuleFromOption } from '../../xds-server/src/cli/rtp-module-option.js';
 import { type RunningControlPlane, startControlPlane } from '../../xds-server/src/cli/serve.js';
 import { KubeConfig } from '@kubernetes/client-node';

@@ -3,7 +3,7 @@
 // route status follows Envoy's ACKs and NACKs, and resources added for one
 // named proxy are awaited until that Envoy ACKs (or NACKs) them.
 import assert from 'node:assert/strict';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { rtpModuleFromOption } from '../../xds-server/src/cli/rtp-module-option.js';
 import { type RunningControlPlane, startControlPlane } from '../../xds-server/src/cli/serve.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';

@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { builtRtpModulePath } from '../../xds-server/src/cli/rtp-module-option.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
 import { ControlPlaneProcess } from '../helpers/control-plane-process.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { stringify } from 'yaml';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { builtRtspFilterPath } from '../../xds-server/src/cli/rtsp-filter-option.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
 import { ControlPlaneProcess } from '../helpers/control-plane-process.js';

@@ -5,7 +5,7 @@
 // listener and return the ports; only the proxy itself may ask.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { rtpModuleFromOption } from '../../xds-server/src/cli/rtp-module-option.js';
 import { type RunningControlPlane, startControlPlane } from '../../xds-server/src/cli/serve.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';

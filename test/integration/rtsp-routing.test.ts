@@ -7,7 +7,7 @@
 // within the test.
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { rtpModuleFromOption } from '../../xds-server/src/cli/rtp-module-option.js';
 import { builtRtspFilterPath, rtspFilterFromOption } from '../../xds-server/src/cli/rtsp-filter-option.js';
 import { type RunningControlPlane, startControlPlane } from '../../xds-server/src/cli/serve.js';

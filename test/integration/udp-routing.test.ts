@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bootstrapYaml } from '../../xds-server/src/cli/bootstrap.js';
+import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
 import { ControlPlaneProcess } from '../helpers/control-plane-process.js';
 import { ConfigDir, type UdpRouteSpec, udpRouteDocuments } from '../helpers/mesh-files.js';

@@ -6,7 +6,7 @@ import { formatProblem, validateDocuments } from '../api/validate.js';
 import { errorMessage } from '../log.js';
 import { readYamlTree, rootKind } from '../sources/read-yaml.js';
 import type { ProxyRole } from '../model/proxy-view.js';
-import { bootstrapYaml, parseHostPort } from './bootstrap.js';
+import { bootstrapYaml, parseHostPort } from '../bootstrap/envoy-bootstrap.js';
 import { rtpModuleFromOption } from './rtp-module-option.js';
 import { isIP } from 'node:net';
 import { rtspFilterFromOption } from './rtsp-filter-option.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../sidecar/envoy-binary.js';
 import type { RtpModuleSource } from '../translate/rtp-filter.js';
-import { EXTENSIONS_CLUSTER } from './bootstrap.js';
+import { EXTENSIONS_CLUSTER } from '../bootstrap/envoy-bootstrap.js';
 
 export interface RtpModuleSetting {
   source: RtpModuleSource;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../sidecar/envoy-binary.js';
 import type { RtspFilterSource } from '../translate/rtsp-filter.js';
-import { EXTENSIONS_CLUSTER } from './bootstrap.js';
+import { EXTENSIONS_CLUSTER } from '../bootstrap/envoy-bootstrap.js';
 
 export interface RtspFilterSetting {
   /** Undefined when no filter is built or named: RtspRoutes then fail translation, saying so. */

@@ -6,7 +6,7 @@
 // own name, namespace and IP already in place; nothing runs before Envoy and
 // nothing is written to disk.
 import { stringify } from 'yaml';
-import { bootstrapConfig, parseHostPort } from '../cli/bootstrap.js';
+import { bootstrapConfig, parseHostPort } from '../bootstrap/envoy-bootstrap.js';
 import { NODE_METADATA } from '../model/proxy-view.js';
 
 /** Environment variables of the proxy container, filled by the downward API. */

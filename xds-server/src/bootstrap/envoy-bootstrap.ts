@@ -1,6 +1,7 @@
-// `mediamesh bootstrap`: the Envoy bootstrap that points a sidecar at the
-// control plane over ADS (gRPC on HTTP/2, optionally mTLS) with admin on a
-// chosen port and the proxy's identity in its node metadata.
+// The Envoy bootstrap that points a sidecar at the control plane over ADS
+// (gRPC on HTTP/2, optionally mTLS) with admin on a chosen port and the
+// proxy's identity in its node metadata: what `mediamesh bootstrap` prints
+// and the injector renders into a pod.
 import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { NODE_METADATA, type ProxyRole } from '../model/proxy-view.js';
