@@ -16,17 +16,13 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createLogger, errorMessage } from '../log.js';
 import { RelayError, type RelayFailure, type RelaySessions } from '../relays/relay-sessions.js';
+import { unmappedAddress } from '../xds/peer-identity.js';
 import { ProxyResourceError } from '../xds/proxy-resources.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
 
 const log = createLogger('relay-api');
 
 const STATUS: Record<RelayFailure, number> = { 'bad-request': 400, 'unknown-session': 404, limit: 429, 'no-ports': 503, 'not-programmed': 503 };
-
-/** Strips an IPv4-mapped IPv6 prefix, so "::ffff:10.0.0.5" and "10.0.0.5" compare equal. */
-function plainAddress(address: string | undefined): string | undefined {
-  return address?.replace(/^::ffff:(?=\d+\.)/, '');
-}
 
 export function relayApi(relays: RelaySessions, cache: SnapshotCache): express.Router {
   const router = express.Router();
@@ -36,8 +32,8 @@ export function relayApi(relays: RelaySessions, cache: SnapshotCache): express.R
   const callerIs = (req: Request, node: unknown): string => {
     if (typeof node !== 'string' || node.length === 0 || node.length > 1024) throw new RelayError('bad-request', 'node must be the proxy\'s node id');
     const status = cache.nodeStatus(node);
-    const from = plainAddress(req.socket.remoteAddress);
-    if (!status?.connected || status.address === undefined || plainAddress(status.address) !== from) {
+    const from = req.socket.remoteAddress === undefined ? undefined : unmappedAddress(req.socket.remoteAddress);
+    if (!status?.connected || status.address === undefined || unmappedAddress(status.address) !== from) {
       throw Object.assign(new Error(`only proxy ${node} itself, while connected, may ask for its relays (this request came from ${from})`), { forbidden: true });
     }
     return node;

@@ -6,6 +6,7 @@
 //
 // Order never depends on the input's: objects are taken by key, and where two
 // routes want one socket the one already serving keeps it.
+import { stableJson } from '../stable-json.js';
 import { type FieldProblem, checkShape, objectIdentityOf, type ObjectIdentity, type ProblemCode } from './check-shape.js';
 import { ListenerClaims } from './listener-claims.js';
 import { type ResolvedRoute, resolveRoute, serviceKey } from './resolve-route.js';
@@ -276,14 +277,6 @@ function contentHashUncached(document: unknown): string {
   const { status: _status, metadata, ...rest } = document as { status?: unknown; metadata?: Record<string, unknown> };
   const { resourceVersion: _rv, managedFields: _mf, generation: _g, uid: _u, creationTimestamp: _ct, ...meta } = metadata ?? {};
   return stableJson({ ...rest, metadata: meta });
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 function compareText(a: string, b: string): number {

@@ -24,7 +24,12 @@ export const UNAUTHENTICATED: PeerIdentity = Object.freeze({ authenticated: fals
 export function peerAddress(grpcPeer: string): string | undefined {
   const text = grpcPeer.replace(/^ipv[46]:/, '');
   const m = /^\[([^\]]+)\]:\d+$/.exec(text) ?? /^([^:]+):\d+$/.exec(text);
-  return m?.[1]?.replace(/^::ffff:(?=\d+\.)/, '');
+  return m?.[1] === undefined ? undefined : unmappedAddress(m[1]);
+}
+
+/** "::ffff:10.0.0.5" as "10.0.0.5": the same IPv4 peer, however the socket reports it. */
+export function unmappedAddress(address: string): string {
+  return address.replace(/^::ffff:(?=\d+\.)/, '');
 }
 
 /** A plaintext peer, known only by its address. */

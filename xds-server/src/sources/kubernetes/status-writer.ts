@@ -12,6 +12,7 @@
 import type { ParentRef } from '../../api/types.js';
 import { type Clock, systemClock, type TimerHandle } from '../../clock.js';
 import { createLogger, errorMessage, type Logger } from '../../log.js';
+import { stableJson } from '../../stable-json.js';
 import type { RouteCondition, RouteStatusEntry } from '../../status/route-status.js';
 import { objectPath, STATUS_KINDS } from './api-access.js';
 import { isNotFound, type KubeClient } from './kube-client.js';
@@ -155,11 +156,5 @@ function sameParents(stored: readonly ApiRouteParentStatus[], desired: readonly 
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, sortKeys(x)]));
-  return v;
+  return stableJson(a) === stableJson(b);
 }
