@@ -29,8 +29,16 @@ const char* kConfig = R"({
     {"path": {"type": "PathPrefix", "value": "/"}, "rule": 2, "cluster": "c2"}
   ],
   "reject_cluster": "reject",
-  "limits": {"max_header_bytes": 4096, "max_interleaved_frame": 2048}
+  "limits": {"max_header_bytes": 4096, "max_interleaved_frame": 2048},
+  "relays": {"cluster": "cp", "timeout_ms": 1000}
 })";
+
+// Answers the relay API could give, for the fuzzer to pick from.
+const char* kAnswers[] = {
+    R"({"toClient":{"rtp":40000,"rtcp":40001},"toServer":{"rtp":40002,"rtcp":40003},"timeoutMs":60000})",
+    R"({"toClient":{"rtp":1,"rtcp":2}})",
+    "",
+};
 
 const FilterConfig& config() {
   static std::unique_ptr<FilterConfig> parsed = [] {
@@ -81,7 +89,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           host.now_ns += 1'000'000ull * (op >> 3);
           break;
         case 7:
-          connection.onFirstRequestTimeout();
+          if (op & 8) {
+            connection.onFirstRequestTimeout();
+          } else if (!host.calls.empty()) {
+            // The control plane answers the latest call: granted, refused or garbled.
+            const uint32_t status = (op >> 4) % 3 == 0 ? 200 : (op >> 4) % 3 == 1 ? 503 : 0;
+            connection.onHttpAnswer(host.calls.back().token, status, kAnswers[(op >> 4) % 3]);
+          }
           break;
       }
       if (host.close_calls > 1) abort();  // asked to close once at most
@@ -90,5 +104,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (host.stat("mediamesh.rtsp.fuzz.route.connections_active") != 0) abort();
   if (host.stat("mediamesh.rtsp.fuzz.route.sessions_active") != 0) abort();
+  if (host.stat("mediamesh.rtsp.fuzz.route.relays.active") != 0) abort();
   return 0;
 }

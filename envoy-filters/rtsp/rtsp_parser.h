@@ -152,6 +152,9 @@ class RtspParser {
   // True between messages and frames (blank lines included), when closing
   // the connection cuts nothing in half.
   bool atMessageBoundary() const noexcept { return state_ == State::MessageStart; }
+  // True while a start line or headers are being gathered: a filter that may
+  // rewrite the head holds these bytes until onHeadersComplete.
+  bool inHead() const noexcept { return state_ == State::StartLine || state_ == State::HeaderLine; }
   // The current (or last) message's head; see the top of this file.
   const Message& message() const noexcept { return message_; }
 

@@ -143,6 +143,22 @@ bool parseMatch(Reader& r, const Json& json, size_t i, RouteMatch& out) {
   return true;
 }
 
+bool parseRelays(Reader& r, const Json& json, RelayConfig& out) {
+  if (!json.is_object()) return r.fail("relays", "must be an object");
+  if (!r.onlyKeys(json, "relays", {"cluster", "timeout_ms", "source"})) return false;
+  if (!r.string(json, "cluster", "relays.", out.cluster, true)) return false;
+  if (!isClusterName(out.cluster)) return r.fail("relays.cluster", "must be a cluster name");
+  uint64_t timeout = 0;
+  if (!r.uint(json, "timeout_ms", "relays.", 60000, timeout)) return false;
+  if (timeout != 0) out.timeout_ms = static_cast<uint32_t>(timeout);
+  std::string source = "local";
+  if (!r.string(json, "source", "relays.", source, false)) return false;
+  if (source == "local") out.source = RelayConfig::Source::Local;
+  else if (source == "client") out.source = RelayConfig::Source::Client;
+  else return r.fail("relays.source", "must be local or client");
+  return true;
+}
+
 }  // namespace
 
 bool hostnameMatches(std::string_view pattern, std::string_view host) noexcept {
@@ -207,7 +223,7 @@ std::unique_ptr<FilterConfig> parseFilterConfig(std::string_view text, std::stri
     return nullptr;
   }
   if (!r.onlyKeys(json, "", {"route", "hostnames", "matches", "reject_cluster", "reject_close_ms",
-                            "first_request_timeout_ms", "limits"})) {
+                            "first_request_timeout_ms", "limits", "relays"})) {
     return nullptr;
   }
   auto config = std::make_unique<FilterConfig>();
@@ -256,6 +272,11 @@ std::unique_ptr<FilterConfig> parseFilterConfig(std::string_view text, std::stri
   if (first_request_ms != 0) config->first_request_timeout_ms = static_cast<uint32_t>(first_request_ms);
   auto limits = json.find("limits");
   if (limits != json.end() && !parseLimits(r, *limits, config->limits)) return nullptr;
+  auto relays = json.find("relays");
+  if (relays != json.end()) {
+    config->relays = std::make_unique<RelayConfig>();
+    if (!parseRelays(r, *relays, *config->relays)) return nullptr;
+  }
   return config;
 }
 

@@ -16,8 +16,13 @@
 //                                                  // connection is closed
 //     "first_request_timeout_ms": 10000,           // optional; a client that has not sent
 //                                                  // a whole first request by then is closed
-//     "limits": {"max_start_line": 4096, ...}     // optional; rtsp::ParserLimits names
-//   }
+//     "limits": {"max_start_line": 4096, ...},    // optional; rtsp::ParserLimits names
+//     "relays": {                                  // optional; without it UDP transport
+//       "cluster": "mediamesh-extensions",         //   passes untouched. The bootstrap cluster
+//       "timeout_ms": 5000,                        //   of the control plane's relay API, how
+//       "source": "local"                          //   long a SETUP may wait for its relays,
+//     }                                            //   and which address the client is told
+//   }                                              //   to send its media to (see RelayConfig)
 //
 // Unknown keys are refused, so a control plane newer than the filter fails
 // loudly (a NACK naming the key) instead of being half understood.
@@ -51,6 +56,21 @@ struct RouteMatch {
   bool matchesPath(std::string_view path) const noexcept;
 };
 
+// How UDP-transport sessions get relays from the control plane.
+struct RelayConfig {
+  enum class Source : uint8_t {
+    // The address the client connected to: a gateway, or file mode.
+    Local,
+    // The client's own address: a sidecar, which shares the client's network
+    // namespace (the connection was redirected, so its local address is the
+    // Service's, not the proxy's).
+    Client,
+  };
+  std::string cluster;
+  uint32_t timeout_ms = 5000;
+  Source source = Source::Local;
+};
+
 struct FilterConfig {
   std::string route;
   std::vector<std::string> hostnames;  // lower case; empty: any host
@@ -59,6 +79,7 @@ struct FilterConfig {
   uint32_t reject_close_ms = 250;
   uint32_t first_request_timeout_ms = 10000;
   rtsp::ParserLimits limits;
+  std::unique_ptr<RelayConfig> relays;  // null: UDP transport is not relayed
 
   // The first match for a request URL's host and path, or null. `asterisk`
   // is an `OPTIONS *` URL: it has no host or path, so only a catch-all

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace mediamesh {
@@ -47,9 +48,33 @@ class Host {
   // stays valid until the next readData() call. False when the host has no
   // such bytes.
   virtual bool readData(Direction direction, size_t start, size_t length, BytesView& out) = 0;
-  // Replaces the first `length` bytes of the current callback's data (all of
-  // it when `length` is its size) with `bytes`.
-  virtual bool replaceData(Direction direction, size_t length, std::string_view bytes) = 0;
+  // Replaces bytes [start, start + length) of the data the host holds for
+  // that direction (the current callback's, or what an earlier Pause kept)
+  // with `bytes`.
+  virtual bool replaceData(Direction direction, size_t start, size_t length, std::string_view bytes) = 0;
+  bool replaceData(Direction direction, size_t length, std::string_view bytes) {
+    return replaceData(direction, 0, length, bytes);
+  }
+  // Lets the client's bytes held by an earlier Pause go on (continue_stream).
+  // Only the client's direction can be resumed in Envoy.
+  virtual void resumeClient() = 0;
+
+  // An HTTP request to a cluster of the proxy's bootstrap (the control
+  // plane's relay API). Its answer, or its failure after `timeout_ms`, comes
+  // back later through RtspConnection::onHttpAnswer with the same `token`,
+  // even when it was sent from a connection that has since closed (the host
+  // then drops it). False when the host refused to send it.
+  virtual bool httpCall(std::string_view cluster, std::string_view method, std::string_view path,
+                        std::string_view body, uint32_t timeout_ms, uint32_t& token) = 0;
+
+  // Envoy attributes of this connection; empty when unknown. Addresses are
+  // "ip:port" ("[v6]:port" for IPv6).
+  virtual std::string nodeId() = 0;
+  virtual std::string clientAddress() = 0;  // source.address
+  virtual std::string localAddress() = 0;   // destination.address
+  virtual std::string serverAddress() = 0;  // upstream.address
+  // Unique among the proxy's connections (connection.id); 0 when unknown.
+  virtual uint64_t connectionId() = 0;
 
   // Envoy filter state on the downstream connection (set_envoy_filter_state).
   virtual bool setFilterState(std::string_view key, std::string_view value) = 0;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -76,9 +77,43 @@ class WasmHost final : public Host {
     return true;
   }
 
-  bool replaceData(Direction direction, size_t length, std::string_view bytes) override {
-    return proxy_set_buffer_bytes(bufferOf(direction), 0, length, reinterpret_cast<const uint8_t*>(bytes.data()),
-                                  bytes.size()) == pw::Status::Ok;
+  // Envoy replaces a network buffer's bytes only from its start (or appends
+  // at its end), so an edit further in rewrites the prefix along with it.
+  bool replaceData(Direction direction, size_t start, size_t length, std::string_view bytes) override {
+    std::string replacement;
+    if (start > 0) {
+      uint8_t* data = nullptr;
+      size_t size = 0;
+      const pw::Status status = proxy_get_buffer_bytes(bufferOf(direction), 0, start, &data, &size);
+      if (data != nullptr) replacement.assign(reinterpret_cast<const char*>(data), size);
+      if (data != nullptr && data != g_copy_buffer) free(data);
+      if (status != pw::Status::Ok || size != start) return false;
+    }
+    replacement.append(bytes.data(), bytes.size());
+    return proxy_set_buffer_bytes(bufferOf(direction), 0, start + length,
+                                  reinterpret_cast<const uint8_t*>(replacement.data()),
+                                  replacement.size()) == pw::Status::Ok;
+  }
+
+  void resumeClient() override { proxy_continue_stream(pw::StreamType::Downstream); }
+
+  bool httpCall(std::string_view cluster, std::string_view method, std::string_view path, std::string_view body,
+                uint32_t timeout_ms, uint32_t& token) override;
+
+  // Envoy's attribute is xds.node; older releases called it node.
+  std::string nodeId() override {
+    std::string id = property({"xds", "node", "id"});
+    return id.empty() ? property({"node", "id"}) : id;
+  }
+  std::string clientAddress() override { return property({"source", "address"}); }
+  std::string localAddress() override { return property({"destination", "address"}); }
+  std::string serverAddress() override { return property({"upstream", "address"}); }
+  uint64_t connectionId() override {
+    const std::string raw = property({"connection", "id"});
+    if (raw.size() != sizeof(uint64_t)) return 0;
+    uint64_t id = 0;
+    for (size_t i = sizeof(uint64_t); i-- > 0;) id = (id << 8) | static_cast<uint8_t>(raw[i]);  // little-endian
+    return id;
   }
 
   bool setFilterState(std::string_view key, std::string_view value) override {
@@ -107,6 +142,22 @@ class WasmHost final : public Host {
   void recordMetric(uint32_t id, uint64_t value) override { proxy_record_metric(id, value); }
 
  private:
+  static std::string property(std::initializer_list<std::string_view> segments) {
+    std::string path;
+    for (std::string_view segment : segments) {
+      path.append(segment.data(), segment.size());
+      path.push_back('\0');
+    }
+    uint8_t* data = nullptr;
+    size_t size = 0;
+    std::string value;
+    if (proxy_get_property(path.data(), path.size(), &data, &size) == pw::Status::Ok && data != nullptr) {
+      value.assign(reinterpret_cast<const char*>(data), size);
+    }
+    if (data != nullptr) free(data);
+    return value;
+  }
+
   void releaseCopy() {
     if (owned_copy_ != nullptr) free(owned_copy_);
     owned_copy_ = nullptr;
@@ -131,6 +182,46 @@ struct StreamContext {
   std::shared_ptr<RootState> root;  // declared before the connection, which refers to it
   std::unique_ptr<RtspConnection> connection;
 };
+
+// HTTP calls in flight: Envoy answers them on the root context, so the token
+// says which connection asked. Bounded: a call past the bound is refused
+// (the SETUP gets 503), and every call is answered, at the latest by its
+// timeout, which removes it.
+constexpr size_t kMaxCallsInFlight = 4096;
+std::unordered_map<uint32_t, uint32_t>& callers() {
+  static std::unordered_map<uint32_t, uint32_t> instance;
+  return instance;
+}
+uint32_t g_current_stream = 0;  // the stream context whose callback is running
+
+bool WasmHost::httpCall(std::string_view cluster, std::string_view method, std::string_view path,
+                        std::string_view body, uint32_t timeout_ms, uint32_t& token) {
+  if (callers().size() >= kMaxCallsInFlight) return false;
+  const std::pair<std::string_view, std::string_view> headers[] = {
+      {":method", method}, {":path", path}, {":authority", "mediamesh-control-plane"},
+      {"content-type", "application/json"}};
+  std::string serialized;
+  auto u32 = [&](size_t v) {
+    for (int i = 0; i < 4; ++i) serialized.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  u32(std::size(headers));
+  for (const auto& [name, value] : headers) {
+    u32(name.size());
+    u32(value.size());
+  }
+  for (const auto& [name, value] : headers) {
+    serialized.append(name.data(), name.size());
+    serialized.push_back('\0');
+    serialized.append(value.data(), value.size());
+    serialized.push_back('\0');
+  }
+  const pw::Status status = proxy_http_call(
+      cluster.data(), cluster.size(), reinterpret_cast<const uint8_t*>(serialized.data()), serialized.size(),
+      reinterpret_cast<const uint8_t*>(body.data()), body.size(), nullptr, 0, timeout_ms, &token);
+  if (status != pw::Status::Ok) return false;
+  callers()[token] = g_current_stream;
+  return true;
+}
 
 // Function-local statics: built on first use, after the VM's own start-up.
 WasmHost& host() {
@@ -253,6 +344,7 @@ __attribute__((export_name("proxy_on_downstream_data"))) uint32_t mediamesh_on_d
                                                                                              uint32_t end_of_stream) {
   RtspConnection* c = connectionOf(context_id);
   if (c == nullptr) return static_cast<uint32_t>(pw::Action::Pause);
+  g_current_stream = context_id;
   return static_cast<uint32_t>(actionOf(c->onClientData(size, end_of_stream != 0)));
 }
 
@@ -261,12 +353,61 @@ __attribute__((export_name("proxy_on_upstream_data"))) uint32_t mediamesh_on_ups
                                                                                          uint32_t end_of_stream) {
   RtspConnection* c = connectionOf(context_id);
   if (c == nullptr) return static_cast<uint32_t>(pw::Action::Continue);
+  g_current_stream = context_id;
   return static_cast<uint32_t>(actionOf(c->onServerData(size, end_of_stream != 0)));
 }
 
 __attribute__((export_name("proxy_on_done"))) uint32_t mediamesh_on_done(uint32_t context_id) {
-  if (RtspConnection* c = connectionOf(context_id)) c->finish();
+  if (RtspConnection* c = connectionOf(context_id)) {
+    g_current_stream = 0;  // answers to its last calls have no one to go to
+    c->finish();
+  }
   return 1;
+}
+
+// Every call is made on the root context (Envoy's rule), so its answer
+// arrives there; it goes on to the connection that asked, if still open.
+__attribute__((export_name("proxy_on_http_call_response"))) void mediamesh_on_http_call_response(
+    uint32_t root_id, uint32_t token, uint32_t headers, size_t body_size, uint32_t /*trailers*/) {
+  auto caller = callers().find(token);
+  if (caller == callers().end()) return;
+  const uint32_t stream_id = caller->second;
+  callers().erase(caller);
+  uint32_t status = 0;
+  std::string body;
+  if (headers != 0) {
+    static constexpr std::string_view kStatus = ":status";
+    uint8_t* value = nullptr;
+    size_t size = 0;
+    if (proxy_get_header_map_value(pw::MapType::HttpCallResponseHeaders, kStatus.data(), kStatus.size(), &value,
+                                   &size) == pw::Status::Ok && value != nullptr) {
+      for (size_t i = 0; i < size && i < 3; ++i) status = status * 10 + static_cast<uint32_t>(value[i] - '0');
+      if (size != 3 || status < 100 || status > 599) status = 0;
+    }
+    if (value != nullptr) free(value);
+    // The relay API's answers are small; anything longer is not one of them.
+    if (body_size > 0 && body_size <= 4096) {
+      uint8_t* data = nullptr;
+      size_t length = 0;
+      if (proxy_get_buffer_bytes(pw::BufferType::HttpCallResponseBody, 0, body_size, &data, &length) ==
+              pw::Status::Ok && data != nullptr) {
+        body.assign(reinterpret_cast<const char*>(data), length);
+      }
+      if (data != nullptr) free(data);
+    }
+  }
+  RtspConnection* c = stream_id == 0 ? nullptr : connectionOf(stream_id);
+  if (c == nullptr) {
+    if (status < 200 || status >= 300) {
+      logText(pw::LogLevel::Warn, "mediamesh.rtsp_filter: a relay call of a closed connection failed (status " +
+                                      std::to_string(status) + ")");
+    }
+    return;
+  }
+  if (proxy_set_effective_context(stream_id) != pw::Status::Ok) return;
+  g_current_stream = stream_id;
+  c->onHttpAnswer(token, status, body);
+  proxy_set_effective_context(root_id);
 }
 
 __attribute__((export_name("proxy_on_delete"))) void mediamesh_on_delete(uint32_t context_id) {

@@ -55,6 +55,8 @@ enum class LogLevel : uint32_t { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error
 
 enum class PeerType : uint32_t { Unknown = 0, Local = 1, Remote = 2 };
 
+enum class MapType : uint32_t { HttpCallResponseHeaders = 6 };
+
 }  // namespace proxy_wasm
 }  // namespace mediamesh
 
@@ -94,5 +96,25 @@ MEDIAMESH_PROXY_IMPORT(proxy_call_foreign_function)
 mediamesh::proxy_wasm::Status proxy_call_foreign_function(const char* name, size_t name_size, const uint8_t* arguments,
                                                           size_t arguments_size, uint8_t** results,
                                                           size_t* results_size);
+
+MEDIAMESH_PROXY_IMPORT(proxy_continue_stream)
+mediamesh::proxy_wasm::Status proxy_continue_stream(mediamesh::proxy_wasm::StreamType stream);
+
+// `path` is the attribute's segments, each followed by a NUL ("node\0id\0").
+MEDIAMESH_PROXY_IMPORT(proxy_get_property)
+mediamesh::proxy_wasm::Status proxy_get_property(const char* path, size_t path_size, uint8_t** value,
+                                                 size_t* value_size);
+
+// Headers are serialized as: count (u32), then per header its name and
+// value sizes (u32 each), then each name and value followed by a NUL.
+MEDIAMESH_PROXY_IMPORT(proxy_http_call)
+mediamesh::proxy_wasm::Status proxy_http_call(const char* upstream, size_t upstream_size, const uint8_t* headers,
+                                              size_t headers_size, const uint8_t* body, size_t body_size,
+                                              const uint8_t* trailers, size_t trailers_size, uint32_t timeout_ms,
+                                              uint32_t* token);
+
+MEDIAMESH_PROXY_IMPORT(proxy_get_header_map_value)
+mediamesh::proxy_wasm::Status proxy_get_header_map_value(mediamesh::proxy_wasm::MapType map, const char* key,
+                                                         size_t key_size, uint8_t** value, size_t* value_size);
 
 }  // extern "C"

@@ -70,7 +70,18 @@ namespace rtsp_filter {
   X(RtpDuplicates, "rtp.duplicates", Counter)                                                    \
   X(RtpMalformed, "rtp.malformed", Counter)                                                      \
   X(RtcpPackets, "rtp.rtcp_packets", Counter)                                                    \
-  X(RtpJitterUs, "rtp.jitter_us", Gauge)
+  X(RtpJitterUs, "rtp.jitter_us", Gauge)                                                         \
+  /* SETUPs a route's transport rule refused with 461 */                                         \
+  X(TransportRefused, "transport_refused", Counter)                                              \
+  /* UDP transport: relays asked of the control plane for a SETUP, granted or not (the client */  \
+  /* then got 503), open now, how long the SETUP was held for them (microseconds), and replies */ \
+  /* whose Transport could not be rewritten (their head had already gone on) */                  \
+  X(RelaysRequested, "relays.requested", Counter)                                                \
+  X(RelaysGranted, "relays.granted", Counter)                                                    \
+  X(RelaysFailed, "relays.failed", Counter)                                                      \
+  X(RelaysActive, "relays.active", Gauge)                                                        \
+  X(RelayWaitUs, "relays.wait_us", Histogram)                                                    \
+  X(RelayRewriteFailed, "relays.rewrite_failed", Counter)
 
 enum class Method : uint8_t {
 #define MEDIAMESH_X(e, name) e,

@@ -11,6 +11,7 @@ const ALLOWED_IMPORTS = new Set([
   'env.proxy_log', 'env.proxy_get_buffer_bytes', 'env.proxy_set_buffer_bytes', 'env.proxy_close_stream',
   'env.proxy_set_effective_context', 'env.proxy_set_tick_period_milliseconds', 'env.proxy_define_metric',
   'env.proxy_increment_metric', 'env.proxy_record_metric', 'env.proxy_call_foreign_function',
+  'env.proxy_continue_stream', 'env.proxy_get_property', 'env.proxy_http_call', 'env.proxy_get_header_map_value',
   'wasi_snapshot_preview1.clock_time_get', 'wasi_snapshot_preview1.fd_write', 'wasi_snapshot_preview1.fd_close',
   'wasi_snapshot_preview1.fd_seek', 'wasi_snapshot_preview1.proc_exit',
 ]);
@@ -18,7 +19,7 @@ const ALLOWED_IMPORTS = new Set([
 const REQUIRED_EXPORTS = [
   'memory', '_initialize', 'proxy_abi_version_0_2_1', 'proxy_on_memory_allocate', 'proxy_on_vm_start', 'proxy_on_context_create',
   'proxy_on_configure', 'proxy_on_tick', 'proxy_on_new_connection', 'proxy_on_downstream_data', 'proxy_on_upstream_data',
-  'proxy_on_done', 'proxy_on_delete',
+  'proxy_on_done', 'proxy_on_delete', 'proxy_on_http_call_response',
 ];
 
 describe('the RTSP filter .wasm', () => {

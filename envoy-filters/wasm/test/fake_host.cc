@@ -16,9 +16,25 @@ bool FakeHost::readData(Direction direction, size_t start, size_t length, BytesV
   return true;
 }
 
-bool FakeHost::replaceData(Direction direction, size_t length, std::string_view bytes) {
+bool FakeHost::replaceData(Direction direction, size_t start, size_t length, std::string_view bytes) {
   std::string& held_bytes = held[slot(direction)];
-  held_bytes.replace(0, std::min(length, held_bytes.size()), bytes);
+  if (start > held_bytes.size()) return false;
+  held_bytes.replace(start, std::min(length, held_bytes.size() - start), bytes);
+  return true;
+}
+
+void FakeHost::resumeClient() {
+  ++resumes;
+  forwarded[0] += held[0];
+  held[0].clear();
+}
+
+bool FakeHost::httpCall(std::string_view cluster, std::string_view method, std::string_view path,
+                        std::string_view body, uint32_t timeout_ms, uint32_t& token) {
+  if (refuse_calls) return false;
+  token = static_cast<uint32_t>(calls.size() + 1);
+  calls.push_back(HttpCall{std::string(cluster), std::string(method), std::string(path), std::string(body), timeout_ms,
+                           token});
   return true;
 }
 

@@ -37,10 +37,34 @@ class FakeHost : public Host {
   bool refuse_reads = false;
   std::vector<Metric> metrics;
 
+  struct HttpCall {
+    std::string cluster, method, path, body;
+    uint32_t timeout_ms;
+    uint32_t token;
+  };
+  std::vector<HttpCall> calls;
+  bool refuse_calls = false;
+  int resumes = 0;
+  std::string node_id = "cam-client.media";
+  std::string client_address = "10.0.0.7:40000";
+  std::string local_address = "10.0.0.1:554";
+  std::string server_address = "10.1.0.9:8554";
+  uint64_t connection_id = 42;
+
   uint64_t monotonicNanos() override { return now_ns; }
   void log(LogLevel, std::string_view message) override { logs.emplace_back(message); }
   bool readData(Direction direction, size_t start, size_t length, BytesView& out) override;
-  bool replaceData(Direction direction, size_t length, std::string_view bytes) override;
+  using Host::replaceData;
+  bool replaceData(Direction direction, size_t start, size_t length, std::string_view bytes) override;
+  // Envoy's continue_stream: what the client's side held goes on.
+  void resumeClient() override;
+  bool httpCall(std::string_view cluster, std::string_view method, std::string_view path, std::string_view body,
+                uint32_t timeout_ms, uint32_t& token) override;
+  std::string nodeId() override { return node_id; }
+  std::string clientAddress() override { return client_address; }
+  std::string localAddress() override { return local_address; }
+  std::string serverAddress() override { return server_address; }
+  uint64_t connectionId() override { return connection_id; }
   bool setFilterState(std::string_view key, std::string_view value) override;
   void closeClient() override { ++close_calls; }
   bool defineMetric(MetricKind kind, std::string_view name, uint32_t& id) override;

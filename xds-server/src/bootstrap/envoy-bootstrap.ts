@@ -101,7 +101,7 @@ export function xdsTlsTransportSocket(tls: BootstrapTls, xdsHost: string): Recor
  * (/stats keeps the full names).
  */
 export const RTSP_STATS_TAGS = [
-  { tag_name: 'rtsp_route', regex: '^wasmcustom\\.mediamesh\\.rtsp\\.((.+?)\\.)(?:connections_|requests|responses\\.|sessions_|setup_latency|bytes\\.|no_route|parse_errors|bad_requests|rtp\\.)' },
+  { tag_name: 'rtsp_route', regex: '^wasmcustom\\.mediamesh\\.rtsp\\.((.+?)\\.)(?:connections_|requests|responses\\.|sessions_|setup_latency|bytes\\.|no_route|parse_errors|bad_requests|rtp\\.|relays\\.|transport_refused)' },
   { tag_name: 'rtsp_method', regex: '^wasmcustom\\.mediamesh\\.rtsp\\..+\\.requests(\\.([A-Z_]+|other))$' },
   { tag_name: 'rtsp_status_class', regex: '^wasmcustom\\.mediamesh\\.rtsp\\..+\\.responses(\\.([1-5]xx))$' },
   { tag_name: 'rtsp_direction', regex: '^wasmcustom\\.mediamesh\\.rtsp\\..+\\.bytes(\\.(client_to_server|server_to_client))$' },

@@ -10,7 +10,8 @@ import { FileSource } from '../sources/file-source.js';
 import { KubernetesMode } from '../sources/kubernetes/cluster.js';
 import { KubeClient } from '../sources/kubernetes/kube-client.js';
 import { PortPool } from '../relays/port-pool.js';
-import { RelaySessions } from '../relays/relay-sessions.js';
+import { DEFAULT_ACK_TIMEOUT_MS, RelaySessions } from '../relays/relay-sessions.js';
+import { EXTENSIONS_CLUSTER } from '../bootstrap/envoy-bootstrap.js';
 import { AdsServer, type AdsTls } from '../xds/ads-server.js';
 import type { InjectOptions } from '../webhook/inject.js';
 import { WebhookServer } from '../webhook/webhook-server.js';
@@ -136,7 +137,7 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   const sources = [...(o.configDir ? [new FileSource(o.configDir)] : []), ...(kubernetes ? [kubernetes.source] : [])];
   const locatePod = kubernetes ? (address: string) => kubernetes.source.locatePod(address) : undefined;
   const rtspFilter = o.rtspFilter ?? rtspFilterFromOption(undefined);
-  const controlPlane = new ControlPlane({ sources, locatePod, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source, rtspFilter: rtspFilter.source }, forgetAfterMs: o.forgetAfterMs });
+  const controlPlane = new ControlPlane({ sources, locatePod, debounceMs: o.debounceMs, earlyApply: o.earlyApply, translate: { rtpModule: o.rtpModule.source, rtspFilter: rtspFilter.source, rtspRelays: o.relayPorts ? RTSP_RELAYS : undefined }, forgetAfterMs: o.forgetAfterMs });
   if (kubernetes) log.info('waiting for the first list of every watched kind', { source: kubernetes.source.describe() });
   await controlPlane.start();
   kubernetes?.attach(controlPlane);
@@ -160,6 +161,13 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
     throw err;
   }
 }
+
+/**
+ * The filter asks the relay API on the admin port through the bootstrap's
+ * extensions cluster (the same plain HTTP to the admin port); a SETUP waits
+ * at most the relays' ACK timeout and a second for the answer.
+ */
+const RTSP_RELAYS = { cluster: EXTENSIONS_CLUSTER, timeoutMs: DEFAULT_ACK_TIMEOUT_MS + 1000 };
 
 function relaySessions(controlPlane: ControlPlane, o: ServeOptions): RelaySessions {
   let pool: PortPool;

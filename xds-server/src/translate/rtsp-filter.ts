@@ -21,12 +21,27 @@ export type RtspFilterSource =
   | { kind: 'local'; path: string }
   | { kind: 'remote'; uri: string; cluster: string; sha256: string };
 
+/**
+ * UDP transport through relays: the bootstrap cluster of the control plane's
+ * relay API, how long a SETUP may wait for its relays, and what the client is
+ * told to send its media to: the address it connected to ("local": a
+ * gateway) or its own ("client": a sidecar shares the client's network
+ * namespace, and its redirected connections keep the Service's address as
+ * their local one).
+ */
+export interface RtspRelaysConfig {
+  cluster: string;
+  timeout_ms: number;
+  source: 'local' | 'client';
+}
+
 /** The plugin configuration: matches in precedence order (the filter takes the first that matches). */
 export interface RtspFilterConfig {
   route: string;
   hostnames?: string[];
   matches: { path: RtspPathMatchModel; rule: number; cluster: string; transport: RtspRuleModel['transport'] }[];
   reject_cluster: string;
+  relays?: RtspRelaysConfig;
 }
 
 const MATCH_PRECEDENCE: Record<RtspPathMatchModel['type'], number> = { Exact: 0, RegularExpression: 1, PathPrefix: 2 };
@@ -55,16 +70,17 @@ export function orderedMatches(model: RtspListenerModel): RtspFilterConfig['matc
     .map(({ entry }) => entry);
 }
 
-export function rtspFilterConfig(model: RtspListenerModel): RtspFilterConfig {
+export function rtspFilterConfig(model: RtspListenerModel, relays?: RtspRelaysConfig): RtspFilterConfig {
   return {
     route: rtspStatRoute(model.route),
     ...(model.hostnames.length > 0 ? { hostnames: model.hostnames } : {}),
     matches: orderedMatches(model),
     reject_cluster: RTSP_REJECT_CLUSTER,
+    ...(relays ? { relays } : {}),
   };
 }
 
-export function rtspNetworkFilter(model: RtspListenerModel, source: RtspFilterSource): Filter {
+export function rtspNetworkFilter(model: RtspListenerModel, source: RtspFilterSource, relays?: RtspRelaysConfig): Filter {
   const config = WasmNetworkFilter.fromPartial({
     config: {
       // Envoy's logs name the plugin: "wasm log rtsp~ns~route~port mediamesh_rtsp ...".
@@ -75,7 +91,7 @@ export function rtspNetworkFilter(model: RtspListenerModel, source: RtspFilterSo
         runtime: 'envoy.wasm.runtime.v8',
         code: codeSource(source),
       },
-      configuration: packAny('google.protobuf.StringValue', { value: JSON.stringify(rtspFilterConfig(model)) }, StringValue),
+      configuration: packAny('google.protobuf.StringValue', { value: JSON.stringify(rtspFilterConfig(model, relays)) }, StringValue),
       // A VM that traps is replaced; the connection it was serving is closed.
       failurePolicy: WasmFailurePolicy.FAIL_RELOAD,
     },

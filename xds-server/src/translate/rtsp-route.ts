@@ -20,7 +20,7 @@ import type { BackendModel, RtspListenerModel, RtspRuleModel } from '../model/ir
 import { emptyResources, type EnvoyResources, packAny } from '../xds/resources.js';
 import { RTSP_REJECT_CLUSTER, RTSP_REJECT_LISTENER, rtspClusterName, rtspListenerName, rtspStatPrefix } from './names.js';
 import { durationFromMs } from './proto-values.js';
-import { type RtspFilterSource, rtspNetworkFilter } from './rtsp-filter.js';
+import { type RtspFilterSource, type RtspRelaysConfig, rtspNetworkFilter } from './rtsp-filter.js';
 
 /** Each backend's weight is spread over its endpoints; this keeps integer shares precise. */
 const ENDPOINT_WEIGHT_SCALE = 1000;
@@ -35,6 +35,10 @@ export const RTSP_HEALTH_CHECK_REPLY = 'RTSP/1.0 200';
 export interface RtspTranslateOptions {
   /** Where Envoy loads the RTSP filter from; RTSP routes need it. */
   rtspFilter?: RtspFilterSource;
+  /** UDP transport gets relays from the control plane through this bootstrap cluster (serve --relay-ports). */
+  rtspRelays?: { cluster: string; timeoutMs: number };
+  /** A sidecar's view: the proxy shares its clients' network namespace. */
+  transparent?: boolean;
 }
 
 export function translateRtspListener(model: RtspListenerModel, options: RtspTranslateOptions = {}): EnvoyResources {
@@ -42,7 +46,12 @@ export function translateRtspListener(model: RtspListenerModel, options: RtspTra
     throw new Error('RtspRoute needs the RTSP filter (mediamesh_rtsp_filter.wasm), and none is configured (build it with `npm run setup`, or pass --rtsp-filter)');
   }
   const resources = emptyResources();
-  resources.listeners.push(rtspListener(model, options.rtspFilter));
+  const relays: RtspRelaysConfig | undefined = options.rtspRelays && {
+    cluster: options.rtspRelays.cluster,
+    timeout_ms: options.rtspRelays.timeoutMs,
+    source: options.transparent ? 'client' : 'local',
+  };
+  resources.listeners.push(rtspListener(model, options.rtspFilter, relays));
   for (const rule of model.rules) {
     const name = rtspClusterName(model.route, model.port, rule.index);
     resources.clusters.push(ruleCluster(name, model));
@@ -51,7 +60,7 @@ export function translateRtspListener(model: RtspListenerModel, options: RtspTra
   return resources;
 }
 
-function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource): Listener {
+function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource, relays: RtspRelaysConfig | undefined): Listener {
   const proxy = TcpProxy.fromPartial({
     statPrefix: rtspStatPrefix(model.route, model.port),
     // Used only if the filter could not set envoy.tcp_proxy.cluster: nothing unrouted reaches a backend.
@@ -67,7 +76,7 @@ function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource):
     address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.TCP, address: model.address, portSpecifier: { $case: 'portValue', value: model.port } } } },
     filterChains: [{
       filters: [
-        rtspNetworkFilter(model, filterSource),
+        rtspNetworkFilter(model, filterSource, relays),
         { name: 'envoy.filters.network.tcp_proxy', configType: { $case: 'typedConfig', value: packAny('envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', proxy, TcpProxy) } },
       ],
     }],
