@@ -35,6 +35,12 @@ export const RTSP_HEALTH_CHECK_REPLY = 'RTSP/1.0 200';
 export interface RtspTranslateOptions {
   /** Where Envoy loads the RTSP filter from; RTSP routes need it. */
   rtspFilter?: RtspFilterSource;
+  /**
+   * false: the listener binds no socket and takes the connections a
+   * use_original_dst listener hands it (a sidecar's outbound RTSP entry,
+   * interception-listeners.ts). Default true.
+   */
+  bindToPort?: boolean;
 }
 
 export function translateRtspListener(model: RtspListenerModel, options: RtspTranslateOptions = {}): EnvoyResources {
@@ -42,7 +48,7 @@ export function translateRtspListener(model: RtspListenerModel, options: RtspTra
     throw new Error('RtspRoute needs the RTSP filter (mediamesh_rtsp_filter.wasm), and none is configured (build it with `npm run setup`, or pass --rtsp-filter)');
   }
   const resources = emptyResources();
-  resources.listeners.push(rtspListener(model, options.rtspFilter));
+  resources.listeners.push(rtspListener(model, options.rtspFilter, options.bindToPort !== false));
   for (const rule of model.rules) {
     const name = rtspClusterName(model.route, model.port, rule.index);
     resources.clusters.push(ruleCluster(name, model));
@@ -51,7 +57,7 @@ export function translateRtspListener(model: RtspListenerModel, options: RtspTra
   return resources;
 }
 
-function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource): Listener {
+function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource, bindToPort: boolean): Listener {
   const proxy = TcpProxy.fromPartial({
     statPrefix: rtspStatPrefix(model.route, model.port),
     // Used only if the filter could not set envoy.tcp_proxy.cluster: nothing unrouted reaches a backend.
@@ -65,6 +71,7 @@ function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource):
   return Listener.fromPartial({
     name: rtspListenerName(model.route, model.port),
     address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.TCP, address: model.address, portSpecifier: { $case: 'portValue', value: model.port } } } },
+    ...(!bindToPort && { bindToPort: false }),
     filterChains: [{
       filters: [
         rtspNetworkFilter(model, filterSource),
