@@ -6,7 +6,7 @@
 //     listener there restores the original destination (original_dst
 //     listener filter) and, with use_original_dst, hands the connection to
 //     the RtspRoute listener of that Service address and port (which binds
-//     nothing: RtspListenerOptions.bindToPort). A connection no RtspRoute
+//     nothing: RtspTranslateOptions.bindToPort). A connection no RtspRoute
 //     listener takes stays on the entry and passes through to where it was
 //     going (ORIGINAL_DST cluster): RTSP to a camera outside the mesh works.
 //   inbound RTSP: REDIRECTed to 15106; passed on to the app at its original

@@ -37,8 +37,8 @@ export interface RtspTranslateOptions {
   rtspFilter?: RtspFilterSource;
   /**
    * false: the listener binds no socket and takes the connections a
-   * use_original_dst listener hands it (a sidecar's outbound RTSP entry,
-   * interception-listeners.ts). Default true.
+   * use_original_dst listener hands it (an intercepted sidecar's outbound
+   * RTSP entry, interception-listeners.ts). Default true.
    */
   bindToPort?: boolean;
 }

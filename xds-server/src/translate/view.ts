@@ -48,14 +48,16 @@ export interface ListenerBinding {
  * How a view's listeners are bound. A sidecar's UDP listeners serve Service
  * addresses that are not its pod's: the interception script
  * (manifests/interception) hands it that traffic with the destination
- * unchanged, so it binds them transparently. A sidecar whose outbound RTSP
- * is captured gets it on the entry listener (127.0.0.1:15101), which hands
+ * unchanged, so it binds them transparently. An intercepted sidecar gets its
+ * pod's outbound RTSP on the entry listener (127.0.0.1:15101), which hands
  * each connection to the RtspRoute listener of its original destination:
- * those bind nothing (an RTSP server pod holds 0.0.0.0:554 itself). A
- * gateway binds addresses of its own.
+ * those bind nothing (an RTSP server pod holds 0.0.0.0:554 itself, and a
+ * Service address is none of the pod's). A sidecar without interception
+ * (`mediamesh bootstrap --namespace` on a laptop) and a gateway bind
+ * addresses of their own.
  */
 export function listenerOptionsForView(view: ProxyView): ListenerBinding {
-  return { transparent: view.role === 'sidecar', bindToPort: capturedForView(view)?.outboundRtsp !== true };
+  return { transparent: view.role === 'sidecar', bindToPort: capturedForView(view) === undefined };
 }
 
 /** What the interception script sends this proxy: only a sidecar's pod is intercepted. */
