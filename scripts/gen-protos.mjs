@@ -39,6 +39,7 @@ const entryProtos = [
   'envoy/extensions/filters/udp/udp_proxy/v3/route.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
   'envoy/extensions/filters/network/echo/v3/echo.proto',
+  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',

@@ -3,18 +3,21 @@
 // as the injector's init container applies it and a sidecar Envoy running as
 // UID 1339, connected to a control plane in the root namespace.
 //
-//   client pod: the app (probes, GStreamer) and its sidecar. Outbound RTSP
-//     (554) and UDP (5004) are captured; Services are virtual addresses of
-//     the lab's subnet that no pod holds (.240 up), as clusterIPs are.
-//   server pod: echo servers, an RTP receiver, an HTTP server and a UDP
-//     port 53 echo, and its sidecar. Inbound RTSP (554, 8554) and UDP
-//     (25004, 25006, 25008) are captured.
+//   client pod: the app (probes, GStreamer, ffmpeg) and its sidecar.
+//     Outbound RTSP (554) and UDP (5004) are captured; Services are virtual
+//     addresses of the lab's subnet that no pod holds (.240 up), as
+//     clusterIPs are.
+//   server pod: two RTSP cameras (gst-rtsp-server on 0.0.0.0:554 and 8554),
+//     echo servers, an RTP receiver, an HTTP server and a UDP port 53 echo,
+//     and its sidecar. Inbound RTSP (554, 8554) and UDP (25004, 25006,
+//     25008) are captured.
 //   scratch pod: nothing runs; apply/clean are compared there.
 //
-// Envoy's UDP listeners come from the control plane (UdpRoutes); the TCP
-// listeners for RTSP (the entry on 15101 and one per Service address) and
-// the inbound listeners are static in the sidecars' bootstraps (the
-// translator does not make them yet).
+// Every listener of both sidecars comes from the control plane: each
+// sidecar's bootstrap carries the port lists its pod's script was given (as
+// the injector writes them), and the translator makes the UdpRoute and
+// RtspRoute listeners, the outbound RTSP entry on 127.0.0.1:15101, inbound
+// RTSP on 15106 and inbound UDP on 15200+n from them.
 //
 // Must run as root; fails (never skips) otherwise or when a tool is missing.
 import assert from 'node:assert/strict';
@@ -23,20 +26,40 @@ import { rtpModuleFromOption } from '../../xds-server/src/cli/rtp-module-option.
 import { type RunningControlPlane, startControlPlane } from '../../xds-server/src/cli/serve.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import type { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
+import { rtspFilterFromOption } from '../../xds-server/src/cli/rtsp-filter-option.js';
+import type { BootstrapCapturedPorts } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import {
-  backendsWith, checkTools, type HttpGetReport, INBOUND_UDP_PROXY_BASE, inboundRtsp, inboundUdp, networkingSnapshot, normalizeSave, outboundTcp, outboundTcpEntry, probe, probeJson, PROXY_UID, PYTHON,
+  backendsWith, checkTools, type HttpGetReport, networkingSnapshot, normalizeSave, probe, probeJson, PROXY_UID, PYTHON,
   rulePackets, runScript, saveOutput, startSidecar, type TcpSendReport, type UdpSendReport,
 } from '../helpers/interception.js';
 import { ConfigDir, udpRouteDocuments } from '../helpers/mesh-files.js';
-import { NetnsLab, requireRoot } from '../helpers/netns.js';
+import { NetnsLab, type PodProcess, requireRoot } from '../helpers/netns.js';
 import { waitFor } from '../helpers/poll.js';
 
 const NAMESPACE = 'media';
 const RTP_RECEIVER = path.join(projectRoot(), 'test/e2e/tools/rtp_receiver.py');
-const CLIENT_FLAGS = ['--proxy-uid', String(PROXY_UID), '--rtsp-ports', '554', '--udp-ports', '5004'];
-const SERVER_FLAGS = ['--proxy-uid', String(PROXY_UID), '--inbound-rtsp-ports', '554,8554', '--inbound-udp-ports', '25004,25006,25008'];
+const RTSP_SERVER = path.join(projectRoot(), 'test/e2e/tools/rtsp_server.py');
+/** What each pod's script captures; its sidecar's bootstrap carries the same lists, as the injector writes them. */
+const CLIENT_PORTS: BootstrapCapturedPorts = { rtspPorts: '554' };
+const SERVER_PORTS: BootstrapCapturedPorts = { inboundRtspPorts: '554,8554', inboundUdpPorts: '25008,25004,25006' };
+const CLIENT_FLAGS = ['--proxy-uid', String(PROXY_UID), '--rtsp-ports', CLIENT_PORTS.rtspPorts!, '--udp-ports', '5004'];
+const SERVER_FLAGS = ['--proxy-uid', String(PROXY_UID), '--inbound-rtsp-ports', SERVER_PORTS.inboundRtspPorts!, '--inbound-udp-ports', SERVER_PORTS.inboundUdpPorts!];
 /** Inbound UDP app ports, in the order the script gives them proxy ports (ascending). */
 const INBOUND_UDP = [25004, 25006, 25008];
+
+/** An RtspRoute on a Service address, to one backend Service whose endpoint is `backend`. */
+function rtspRouteDocuments(name: string, clusterIP: string, backend: { address: string; port: number }): string {
+  const meta = (n: string, labels?: Record<string, string>) => ({ name: n, namespace: NAMESPACE, ...(labels && { labels }) });
+  return [
+    { apiVersion: 'v1', kind: 'Service', metadata: meta(name), spec: { clusterIP, ports: [{ name: 'rtsp', port: 554, protocol: 'TCP' }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: meta(`${name}-v1`), spec: { ports: [{ name: 'rtsp', port: backend.port, protocol: 'TCP' }] } },
+    {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: meta(`${name}-v1-a`, { 'kubernetes.io/service-name': `${name}-v1` }), addressType: 'IPv4',
+      ports: [{ name: 'rtsp', port: backend.port, protocol: 'TCP' }], endpoints: [{ addresses: [backend.address], conditions: { ready: true } }],
+    },
+    { apiVersion: 'mediamesh.io/v1alpha1', kind: 'RtspRoute', metadata: meta(name), spec: { parentRefs: [{ kind: 'Service', name, port: 554 }], rules: [{ backendRefs: [{ name: `${name}-v1`, port: backend.port }] }] } },
+  ].map((d) => JSON.stringify(d)).join('\n---\n');
+}
 
 describe('interception in pod namespaces: client and server pods with sidecar Envoys (UID 1339)', function () {
   this.timeout(180_000);
@@ -44,6 +67,7 @@ describe('interception in pod namespaces: client and server pods with sidecar En
   let lab: NetnsLab;
   let cp: RunningControlPlane | undefined;
   const sidecars: Record<string, EnvoyProcess> = {};
+  const cameras: Record<string, PodProcess> = {};
   const beforeApply: Record<string, string> = {};
   const figures: string[] = [];
   const vip = (n: number) => `${lab.subnet}.${n}`;
@@ -69,38 +93,39 @@ describe('interception in pod namespaces: client and server pods with sidecar En
       extraSpec: { protocol: 'RTP', rtp: { clockRate: { '96': 90_000 } } },
     }, NAMESPACE));
 
+    config.write('rtsp-cams.yaml', rtspRouteDocuments('rtsp-cams', vip(VIPS.rtspCams), { address: server.ip, port: 554 }));
+    config.write('rtsp-lobby.yaml', rtspRouteDocuments('rtsp-lobby', vip(VIPS.rtspLobby), { address: server.ip, port: 8554 }));
+
     for (const pod of ['client', 'server', 'scratch']) beforeApply[pod] = networkingSnapshot(lab, pod);
     runScript(lab, 'client', ['apply', ...CLIENT_FLAGS]);
     runScript(lab, 'server', ['apply', ...SERVER_FLAGS]);
 
-    cp = await startControlPlane({ configDir: config.dir, listenHost: lab.hostIp, xdsPort: 0, adminPort: 0, debounceMs: 50, rtpModule: rtpModuleFromOption(undefined) });
+    cp = await startControlPlane({ configDir: config.dir, listenHost: lab.hostIp, xdsPort: 0, adminPort: 0, debounceMs: 50, rtpModule: rtpModuleFromOption(undefined), rtspFilter: rtspFilterFromOption(undefined) });
 
     for (const [port, tag] of [[25004, 'A'], [25006, 'B'], [53, 'DNS']] as const) {
       await lab.spawn('server', `udp echo ${port}`, probe(['udp-echo', '--port', String(port), '--tag', tag])).line(/^ready /, 10_000);
     }
-    for (const port of [554, 8554]) {
-      await lab.spawn('server', `tcp echo ${port}`, probe(['tcp-echo', '--port', String(port), '--tag', `R${port}`])).line(/^ready /, 10_000);
+    // Two cameras, told apart by their RTP payload type and their names in the DESCRIBE events they print.
+    for (const [port, name, pt, mount] of [[554, 'cams', 96, '/cam1'], [8554, 'lobby', 97, '/lobby']] as const) {
+      cameras[name] = lab.spawn('server', `rtsp_server ${port}`, [PYTHON, RTSP_SERVER, '--address', '0.0.0.0', '--port', String(port), '--name', name, '--payload-type', String(pt), '--paths', mount]);
+      await cameras[name].line(/"event": "ready"/, 15_000);
     }
     const http = lab.spawn('server', 'http.server 8080', [PYTHON, '-u', '-m', 'http.server', '8080', '--bind', '0.0.0.0', '--directory', path.join(projectRoot(), 'manifests/interception')]);
     await http.line(/Serving HTTP/, 10_000);
 
     const xds = { xdsHost: lab.hostIp, xdsPort: cp.xdsPort, namespace: NAMESPACE };
-    sidecars.client = await startSidecar(lab.pod('client'), {
-      ...xds,
-      extra: [
-        outboundTcpEntry(),
-        outboundTcp('rtsp-cams', vip(VIPS.rtspCams), 554, { address: server.ip, port: 554 }),
-        outboundTcp('rtsp-lobby', vip(VIPS.rtspLobby), 554, { address: server.ip, port: 8554 }),
-      ],
-    });
-    sidecars.server = await startSidecar(server, { ...xds, extra: [inboundRtsp(), ...INBOUND_UDP.map((p, i) => inboundUdp(p, INBOUND_UDP_PROXY_BASE + i))] });
-    const dynamic = ['feed-a', 'feed-b', 'cam'].map((r) => `udp~${NAMESPACE}~${r}~5004`);
-    for (const [pod, statics] of [['client', ['outbound-tcp', 'rtsp-cams', 'rtsp-lobby']], ['server', ['inbound-rtsp', ...INBOUND_UDP.map((p) => `inbound-udp-${p}`)]]] as const) {
+    sidecars.client = await startSidecar(lab.pod('client'), { ...xds, capturedPorts: CLIENT_PORTS });
+    sidecars.server = await startSidecar(server, { ...xds, capturedPorts: SERVER_PORTS });
+    const routes = [...['feed-a', 'feed-b', 'cam'].map((r) => `udp~${NAMESPACE}~${r}~5004`), ...['rtsp-cams', 'rtsp-lobby'].map((r) => `rtsp~${NAMESPACE}~${r}~554`)];
+    for (const [pod, interception] of [['client', ['outbound~rtsp']], ['server', ['inbound~rtsp', ...INBOUND_UDP.map((p) => `inbound~udp~${p}`)]]] as const) {
       await waitFor(`${pod} sidecar's listeners from the control plane`, async () => {
         const names = await sidecars[pod]!.admin.listenerNames();
-        return [...dynamic, ...statics].every((n) => names.includes(n)) && names;
+        return [...routes, ...interception].every((n) => names.includes(n)) && names;
       }, 20_000);
     }
+    // Only what each pod's script captures: no entry in the server, no inbound listeners in the client.
+    assert.ok(!(await sidecars.server.admin.listenerNames()).includes('outbound~rtsp'));
+    assert.ok(!(await sidecars.client.admin.listenerNames()).some((n) => n.startsWith('inbound~')));
     figures.push(`set-up (namespaces, script in two pods, control plane, two sidecars, listeners): ${Date.now() - started} ms`);
   });
 
@@ -140,10 +165,11 @@ describe('interception in pod namespaces: client and server pods with sidecar En
     assert.equal(await stat('client', `udp.${NAMESPACE}.feed-a.5004.downstream_sess_rx_datagrams`), 10);
     assert.equal(await stat('client', `udp.${NAMESPACE}.feed-b.5004.downstream_sess_rx_datagrams`), 10);
     // ...and the server's sidecar took them in on the app's port's own proxy port.
-    assert.equal(await stat('server', 'udp.inbound_25004.downstream_sess_rx_datagrams'), 10);
-    assert.equal(await stat('server', 'udp.inbound_25006.downstream_sess_rx_datagrams'), 10);
+    assert.equal(await stat('server', 'udp.inbound.25004.downstream_sess_rx_datagrams'), 10);
+    assert.equal(await stat('server', 'udp.inbound.25006.downstream_sess_rx_datagrams'), 10);
     assert.ok(rulePackets(lab, 'client', 'nft', /outbound UDP/) >= 20, 'the client marked them');
     assert.equal(rulePackets(lab, 'server', 'nft', /inbound UDP 25004/), 1, 'one flow redirected (nat sees its first packet)');
+    assert.equal(rulePackets(lab, 'server', 'nft', /inbound UDP 25006.*--to-ports 15201/), 1, 'the second declared port on the second proxy port');
   });
 
   it('carries a real RTP stream (GStreamer VP8) through both sidecars with nothing lost', async () => {
@@ -158,32 +184,58 @@ describe('interception in pod namespaces: client and server pods with sidecar En
     await receiver.finished(20_000);
     const got = receiver.report<{ datagrams: number; sources: { missing: number; duplicates: number; unique: number }[] }>();
     const filterPackets = await stat('client', `mediamesh.rtp.${NAMESPACE}.cam.packets`);
-    const inbound = await stat('server', 'udp.inbound_25008.downstream_sess_rx_datagrams');
-    figures.push(`RTP: GStreamer sent 90 VP8 frames; client sidecar's RTP filter counted ${filterPackets} packets, server sidecar took ${inbound} in, receiver got ${got.datagrams} (${got.sources[0]?.missing} missing)`);
+    const inbound = await stat('server', 'udp.inbound.25008.downstream_sess_rx_datagrams');
+    const inboundFilterPackets = await stat('server', 'mediamesh.rtp.inbound.25008.packets');
+    figures.push(`RTP: GStreamer sent 90 VP8 frames; client sidecar's RTP filter counted ${filterPackets} packets, server sidecar took ${inbound} in (its RTP filter: ${inboundFilterPackets}), receiver got ${got.datagrams} (${got.sources[0]?.missing} missing)`);
     assert.ok(got.datagrams >= 90, `the receiver got only ${got.datagrams} datagrams`);
     assert.equal(got.sources.length, 1);
     assert.equal(got.sources[0]!.missing, 0);
     assert.equal(got.sources[0]!.duplicates, 0);
     assert.equal(filterPackets, got.datagrams, "the client sidecar's RTP filter counted every packet");
     assert.equal(inbound, got.datagrams, "every packet went in through the server's sidecar");
+    assert.equal(inboundFilterPackets, got.datagrams, "the server sidecar's inbound RTP filter counted every packet");
   });
 
-  it('sends RTSP (TCP 554) to the proxy listener of each Service address, and inbound to the app through the server sidecar', async () => {
-    const cams = probeJson<TcpSendReport>(lab, 'client', ['tcp-send', '--to', `${vip(VIPS.rtspCams)}:554`, '--message', 'OPTIONS']);
-    const lobby = probeJson<TcpSendReport>(lab, 'client', ['tcp-send', '--to', `${vip(VIPS.rtspLobby)}:554`, '--message', 'OPTIONS']);
-    figures.push(`RTSP: .${VIPS.rtspCams}:554 answered ${JSON.stringify(cams)}, .${VIPS.rtspLobby}:554 answered ${JSON.stringify(lobby)}`);
-    assert.deepEqual(cams, { reply: 'R554:OPTIONS' });
-    assert.deepEqual(lobby, { reply: 'R8554:OPTIONS' });
-    assert.equal(await stat('client', 'tcp.rtsp-cams.downstream_cx_total'), 1);
-    assert.equal(await stat('client', 'tcp.rtsp-lobby.downstream_cx_total'), 1);
-    assert.equal(await stat('server', 'tcp.inbound_rtsp.downstream_cx_total'), 2, 'both connections went in through the server sidecar');
+  /** DESCRIBEs a camera answered (rtsp_server.py prints one event line for each). */
+  const describes = (camera: string, mount: string) => cameras[camera]!.stdout.split('\n').filter((l) => l.includes('"event": "describe"') && l.includes(`"path": "${mount}"`)).length;
+  const rtspStat = (route: string, name: string) => stat('client', `wasmcustom.mediamesh.rtsp.${NAMESPACE}.${route}.${name}`);
+
+  it('plays RTSP from unmodified clients in the client pod (ffmpeg, GStreamer rtspsrc; TCP transport) through both sidecars, the Service address picking the camera', async () => {
+    const counters = async () => ({
+      inbound: await stat('server', 'tcp.inbound.rtsp.downstream_cx_total'),
+      passthrough: await stat('client', 'tcp.outbound.passthrough.downstream_cx_total'),
+      cams: await stat('client', `tcp.rtsp.${NAMESPACE}.rtsp-cams.554.downstream_cx_total`),
+      lobby: await stat('client', `tcp.rtsp.${NAMESPACE}.rtsp-lobby.554.downstream_cx_total`),
+    });
+    const before = await counters();
+    const ffmpeg = lab.spawn('client', 'ffmpeg', ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', `rtsp://${vip(VIPS.rtspCams)}:554/cam1`, '-frames:v', '30', '-f', 'null', '-']);
+    await ffmpeg.finished(30_000);
+    const gst = lab.spawn('client', 'gst-launch-1.0 rtspsrc', ['gst-launch-1.0', '-q', 'rtspsrc', `location=rtsp://${vip(VIPS.rtspLobby)}:554/lobby`, 'protocols=tcp', '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'fakesink', 'num-buffers=30']);
+    await gst.finished(30_000);
+    const after = await counters();
+    const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
+    figures.push(`RTSP: ffmpeg played .${VIPS.rtspCams}:554/cam1, rtspsrc played .${VIPS.rtspLobby}:554/lobby; connections ${JSON.stringify(delta)}`);
+    // Each Service address reached its own camera, through its RtspRoute's listener (and its RTSP filter) in the client's sidecar...
+    assert.equal(describes('cams', '/cam1'), 1, cameras.cams!.describe());
+    assert.equal(describes('lobby', '/lobby'), 1, cameras.lobby!.describe());
+    assert.ok(delta.cams! >= 1 && delta.lobby! >= 1, JSON.stringify(delta));
+    assert.equal(await rtspStat('rtsp-cams', 'requests.DESCRIBE'), 1);
+    assert.equal(await rtspStat('rtsp-lobby', 'requests.DESCRIBE'), 1);
+    assert.ok(await rtspStat('rtsp-cams', 'requests.PLAY') >= 1);
+    // ...handed over by the entry listener, which passed nothing through itself...
+    assert.equal(delta.passthrough, 0);
+    // ...and in through the server's sidecar, one connection for each.
+    assert.equal(delta.inbound, delta.cams! + delta.lobby!);
   });
 
   it('passes RTSP to an address no Service has straight through to it (and in through the server sidecar)', async () => {
-    const direct = probeJson<TcpSendReport>(lab, 'client', ['tcp-send', '--to', `${lab.pod('server').ip}:554`, '--message', 'OPTIONS']);
-    assert.deepEqual(direct, { reply: 'R554:OPTIONS' });
-    assert.equal(await stat('client', 'tcp.outbound_passthrough.downstream_cx_total'), 1);
-    assert.equal(await stat('server', 'tcp.inbound_rtsp.downstream_cx_total'), 3);
+    const server = lab.pod('server');
+    const before = { passthrough: await stat('client', 'tcp.outbound.passthrough.downstream_cx_total'), inbound: await stat('server', 'tcp.inbound.rtsp.downstream_cx_total') };
+    const direct = probeJson<TcpSendReport>(lab, 'client', ['tcp-send', '--to', `${server.ip}:554`, '--message', `OPTIONS rtsp://${server.ip}:554/cam1 RTSP/1.0\r\nCSeq: 7\r\n\r\n`]);
+    assert.match(direct.reply ?? '', /^RTSP\/1\.0 200 OK\r\n/, JSON.stringify(direct));
+    assert.match(direct.reply ?? '', /\r\nCSeq: 7\r\n/);
+    assert.equal(await stat('client', 'tcp.outbound.passthrough.downstream_cx_total'), before.passthrough + 1);
+    assert.equal(await stat('server', 'tcp.inbound.rtsp.downstream_cx_total'), before.inbound + 1);
   });
 
   it('leaves HTTP (8080) and DNS-like UDP 53 alone: no rule of ours counts them, no sidecar sees them', async () => {

@@ -4,7 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { bootstrapConfig } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
+import { type BootstrapCapturedPorts, bootstrapConfig } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
+import { INBOUND_RTSP_PROXY_PORT, INBOUND_UDP_PROXY_BASE, OUTBOUND_RTSP_PROXY_PORT } from '../../xds-server/src/interception/captured-ports.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
 import type { NetnsLab, Pod } from './netns.js';
@@ -18,9 +19,7 @@ export const PYTHON = '/usr/bin/python3';
 export const PROXY_UID = 1339;
 export const MARK = '0x10000/0x10000';
 export const ROUTE_TABLE = 1339;
-export const OUTBOUND_RTSP_PROXY_PORT = 15101;
-export const INBOUND_RTSP_PROXY_PORT = 15106;
-export const INBOUND_UDP_PROXY_BASE = 15200;
+export { INBOUND_RTSP_PROXY_PORT, INBOUND_UDP_PROXY_BASE, OUTBOUND_RTSP_PROXY_PORT };
 /** Where the tests' sidecars serve Envoy admin (on the pod IP, for the root namespace to read). */
 export const SIDECAR_ADMIN_PORT = 15100;
 
@@ -109,7 +108,13 @@ export function backendsWith(lab: NetnsLab, pod: string, prefix: string): Backen
   return (['legacy', 'nft'] as const).filter((b) => new RegExp(`^:${prefix}`, 'm').test(saveOutput(lab, pod, b)));
 }
 
-// --- Envoy listeners the control plane does not make (yet) ------------------
+// --- Static stand-ins for a sidecar without captured ports in its metadata -
+// The control plane makes these listeners for a sidecar whose bootstrap
+// carries its pod's captured ports (startSidecar's capturedPorts, as the
+// injector writes them; translate/interception-listeners.ts); these are the
+// same shapes, static, for tests that want a sidecar without them
+// (istio-coexistence, whose RTSP peer is a raw TCP echo no RTSP filter
+// would pass).
 
 const UDP_PROXY = 'type.googleapis.com/envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig';
 const UDP_ROUTE = 'type.googleapis.com/envoy.extensions.filters.udp.udp_proxy.v3.Route';
@@ -205,16 +210,19 @@ export interface SidecarOptions {
   xdsHost: string;
   xdsPort: number;
   namespace: string;
+  /** The lists the pod's script was given: the control plane makes the listeners they land on. */
+  capturedPorts?: BootstrapCapturedPorts;
   extra?: StaticResources[];
 }
 
 /**
  * The pod's sidecar: `mediamesh bootstrap --namespace --pod-ip` (role
- * sidecar) plus any static listeners, run as UID/GID 1339 with NET_ADMIN as
- * an ambient capability (transparent listeners need it).
+ * sidecar, with the captured ports if given) plus any static listeners, run
+ * as UID/GID 1339 with NET_ADMIN as an ambient capability (transparent
+ * listeners need it).
  */
 export async function startSidecar(pod: Pod, o: SidecarOptions): Promise<EnvoyProcess> {
-  const config = bootstrapConfig({ nodeId: `sidecar-${pod.name}`, cluster: 'mediamesh-proxy', xdsHost: o.xdsHost, xdsPort: o.xdsPort, adminAddress: pod.ip, adminPort: SIDECAR_ADMIN_PORT, delta: false, namespace: o.namespace, podIp: pod.ip });
+  const config = bootstrapConfig({ nodeId: `sidecar-${pod.name}`, cluster: 'mediamesh-proxy', xdsHost: o.xdsHost, xdsPort: o.xdsPort, adminAddress: pod.ip, adminPort: SIDECAR_ADMIN_PORT, delta: false, namespace: o.namespace, podIp: pod.ip, capturedPorts: o.capturedPorts });
   const statics = config.static_resources as { clusters: unknown[]; listeners?: unknown[] };
   statics.listeners = (o.extra ?? []).flatMap((e) => e.listeners);
   statics.clusters.push(...(o.extra ?? []).flatMap((e) => e.clusters));

@@ -265,6 +265,9 @@ describe('mediamesh command', function () {
       assert.deepEqual(metadata('--namespace', 'media', '--pod-ip', '10.1.2.3'), { 'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/namespace': 'media', 'mediamesh.io/pod-ip': '10.1.2.3', 'mediamesh.io/role': 'sidecar' });
       assert.deepEqual(metadata(), { 'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/role': 'gateway' });
       assert.deepEqual(metadata('--namespace', 'edge', '--role', 'gateway'), { 'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/namespace': 'edge', 'mediamesh.io/role': 'gateway' });
+      assert.deepEqual(metadata('--namespace', 'media', '--rtsp-ports', '554,8554', '--inbound-rtsp-ports', '', '--inbound-udp-ports', '25004-25005'), {
+        'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/namespace': 'media', 'mediamesh.io/role': 'sidecar', 'mediamesh.io/rtsp-ports': '554,8554', 'mediamesh.io/inbound-udp-ports': '25004-25005',
+      });
     });
 
     for (const [what, xdsAddress, san, sni] of [['a DNS name', 'mediamesh.mediamesh-system.svc:18000', { san_type: 'DNS', matcher: { exact: 'mediamesh.mediamesh-system.svc' } }, 'mediamesh.mediamesh-system.svc'], ['an IP', '127.0.0.1:18000', { san_type: 'IP_ADDRESS', matcher: { exact: '127.0.0.1' } }, undefined]] as const) {
@@ -297,6 +300,8 @@ describe('mediamesh command', function () {
       ['a pod IP that is no IP', ['--pod-ip', 'pod-a'], /--pod-ip "pod-a" is not an IP address/],
       ['an unknown role', ['--role', 'router'], /--role "router" must be one of sidecar, gateway/],
       ['a sidecar without a namespace', ['--role', 'sidecar'], /--role sidecar needs --namespace/],
+      ['more inbound UDP ports than the interception script takes', ['--namespace', 'media', '--inbound-udp-ports', '10000-10064'], /--inbound-udp-ports: 65 ports; at most 64/],
+      ['captured ports on a gateway', ['--rtsp-ports', '554'], /--rtsp-ports: only a sidecar's pod is intercepted/],
       ['some but not all TLS flags', ['--tls-cert', 'c.pem', '--ca', 'ca.pem'], /--tls-cert, --tls-key, --ca go together: --tls-cert, --ca given without --tls-key/],
     ];
     for (const [what, args, message] of refusals) {

@@ -193,7 +193,8 @@ describe('sidecar injection and route validation on a real kube-apiserver', func
     const node = await waitFor('the sidecar connected', async () => (await cp!.debugNodes()).nodes.find((n) => n.id === 'cam.media' && n.connected));
     assert.ok(node);
     const raw = (await (await fetch(`${cp!.adminUrl}/debug/nodes`)).json()) as { nodes: { id: string; view?: unknown }[] };
-    assert.deepEqual(raw.nodes.find((n) => n.id === 'cam.media')?.view, { namespace: LABELLED, podIp: '127.0.0.1', role: 'sidecar' });
+    // With what its init container captures (RTSP 554 and 8554 out; its containerPorts in): the listeners it gets for that.
+    assert.deepEqual(raw.nodes.find((n) => n.id === 'cam.media')?.view, { namespace: LABELLED, podIp: '127.0.0.1', role: 'sidecar', captured: { outboundRtsp: true, inboundRtsp: true, inboundUdp: [5004] } });
   });
 
   it('injects a pod that opts in by annotation in a namespace that is not labelled', async () => {

@@ -12,7 +12,7 @@ import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { ANNOTATIONS, type Container, defaultInjectOptions, INIT_CONTAINER, injectPod, type InjectResult, INTERCEPT_SCRIPT, MAX_INBOUND_UDP_PORTS, MAX_ISTIO_UDP_PORTS, type Pod, PROXY_CONTAINER, PROXY_TMP_VOLUME } from '../../xds-server/src/webhook/inject.js';
 import { injectManifests, type InjectManifestsOptions } from '../../xds-server/src/webhook/inject-manifests.js';
 import { applyPatch, topLevelPatch } from '../../xds-server/src/webhook/json-patch.js';
-import { mergeCommaList, parsePortList } from '../../xds-server/src/webhook/port-list.js';
+import { mergeCommaList, parsePortList } from '../../xds-server/src/interception/port-list.js';
 import { BOOTSTRAP_ENV, expandKubernetesReferences } from '../../xds-server/src/webhook/sidecar-bootstrap.js';
 
 const options = defaultInjectOptions('0.1.0');
@@ -94,6 +94,11 @@ describe('sidecar injection', () => {
       const wide = injectPod(pod({ annotations: { 'mediamesh.io/inbound-udp-ports': '10000-10064' } }), ENABLED, options);
       assert.deepEqual(wide, { ok: false, error: `annotation mediamesh.io/inbound-udp-ports: 65 inbound UDP ports; interception takes at most ${MAX_INBOUND_UDP_PORTS} (each gets a proxy port of its own)` });
       assert.ok(injectPod(pod({ annotations: { 'mediamesh.io/inbound-udp-ports': '10000-10063' } }), ENABLED, options).ok);
+      // The proxy's own ports: the script would refuse them at pod start, and the sidecar's bootstrap too.
+      const own = injectPod(pod({ annotations: { 'mediamesh.io/inbound-udp-ports': '15230', 'mediamesh.io/inbound-rtsp-ports': '554,15106' } }), ENABLED, options);
+      assert.equal(own.ok, false);
+      assert.match(!own.ok ? own.error : '', /15200-15263 are the proxy's own inbound UDP ports/);
+      assert.match(!own.ok ? own.error : '', /15106 is the proxy's own inbound RTSP port/);
     });
   });
 
@@ -135,7 +140,14 @@ describe('sidecar injection', () => {
       const text = expandKubernetesReferences(env[3]!.value!, { POD_NAME: 'cam-5f7c', POD_NAMESPACE: 'media', POD_IP: '10.1.2.3' });
       const bootstrap = parseAllDocuments(text)[0]!.toJS() as { node: { id: string; metadata: Record<string, string> }; admin: { address: { socket_address: { address: string; port_value: number } } }; static_resources: { clusters: { name: string; load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: { address: string; port_value: number } } } }[] }[] } }[] } };
       assert.equal(bootstrap.node.id, 'cam-5f7c.media');
-      assert.deepEqual(bootstrap.node.metadata, { 'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/namespace': 'media', 'mediamesh.io/pod-ip': '10.1.2.3', 'mediamesh.io/role': 'sidecar' });
+      // The same lists the init container's script gets (outbound UDP aside): the control plane makes the listeners they land on.
+      assert.deepEqual(bootstrap.node.metadata, {
+        'mediamesh.io/bootstrap': 'v1', 'mediamesh.io/namespace': 'media', 'mediamesh.io/pod-ip': '10.1.2.3', 'mediamesh.io/role': 'sidecar',
+        'mediamesh.io/rtsp-ports': flagOf(initArgs(injected(result)), '--rtsp-ports'),
+        'mediamesh.io/inbound-rtsp-ports': flagOf(initArgs(injected(result)), '--inbound-rtsp-ports'),
+        'mediamesh.io/inbound-udp-ports': flagOf(initArgs(injected(result)), '--inbound-udp-ports'),
+      });
+      assert.equal(bootstrap.node.metadata['mediamesh.io/inbound-udp-ports'], '5004-5005');
       assert.deepEqual(bootstrap.admin.address.socket_address, { address: '127.0.0.1', port_value: 15100 });
       const endpoint = (name: string) => bootstrap.static_resources.clusters.find((c) => c.name === name)!.load_assignment.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address;
       assert.deepEqual(endpoint('mediamesh-xds'), { address: 'mediamesh-control-plane.mediamesh-system.svc', port_value: 18000 });

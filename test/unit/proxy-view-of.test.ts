@@ -16,6 +16,7 @@ const peerIn = (namespace: string): PeerIdentity => ({
   spiffe: { uri: `spiffe://cluster.local/ns/${namespace}/sa/default`, trustDomain: 'cluster.local', namespace, serviceAccount: 'default' },
 });
 const node = (metadata?: Record<string, unknown>, id = 'pod-a') => Node.fromPartial({ id, cluster: 'c', metadata });
+const sidecarIn = (namespace: string) => ({ 'mediamesh.io/namespace': namespace, 'mediamesh.io/role': 'sidecar' });
 
 /** A logger that keeps its warnings, to assert on them. */
 function recordingLogger(): Logger & { warnings: string[] } {
@@ -34,6 +35,13 @@ describe('proxyViewOf', () => {
     ['the certificate\'s namespace over the claimed one', { 'mediamesh.io/namespace': 'media' }, peerIn('games'), { namespace: 'games', role: 'sidecar' }],
     ['the certificate\'s namespace when none is claimed', {}, peerIn('games'), { namespace: 'games', role: 'sidecar' }],
     ['an authenticated gateway keeps its namespace', { 'mediamesh.io/role': 'gateway' }, peerIn('edge'), { namespace: 'edge', role: 'gateway' }],
+    ['a sidecar\'s captured ports, inbound UDP expanded and ascending as the script numbers them', { ...sidecarIn('media'), 'mediamesh.io/rtsp-ports': '554,8554', 'mediamesh.io/inbound-rtsp-ports': '554', 'mediamesh.io/inbound-udp-ports': '25006, 25004-25005' }, UNAUTHENTICATED,
+      { namespace: 'media', role: 'sidecar', captured: { outboundRtsp: true, inboundRtsp: true, inboundUdp: [25004, 25005, 25006] } }],
+    ['only inbound UDP captured', { ...sidecarIn('media'), 'mediamesh.io/inbound-udp-ports': '25004' }, UNAUTHENTICATED, { namespace: 'media', role: 'sidecar', captured: { outboundRtsp: false, inboundRtsp: false, inboundUdp: [25004] } }],
+    ['empty lists: nothing captured', { ...sidecarIn('media'), 'mediamesh.io/rtsp-ports': '', 'mediamesh.io/inbound-udp-ports': ' ' }, UNAUTHENTICATED, { namespace: 'media', role: 'sidecar' }],
+    ['64 inbound UDP ports, the most the script takes (15200-15263)', { ...sidecarIn('media'), 'mediamesh.io/inbound-udp-ports': '10000-10063' }, UNAUTHENTICATED,
+      { namespace: 'media', role: 'sidecar', captured: { outboundRtsp: false, inboundRtsp: false, inboundUdp: Array.from({ length: 64 }, (_, i) => 10000 + i) } }],
+    ['captured ports of a sidecar whose namespace its certificate proves', { 'mediamesh.io/rtsp-ports': '554' }, peerIn('games'), { namespace: 'games', role: 'sidecar', captured: { outboundRtsp: true, inboundRtsp: false, inboundUdp: [] } }],
   ];
   for (const [what, metadata, peer, view] of views) {
     it(`gives ${what}`, () => assert.deepEqual(proxyViewOf(node(metadata), peer, recordingLogger()), view));
@@ -57,6 +65,16 @@ describe('proxyViewOf', () => {
     ['an unknown role', { 'mediamesh.io/role': 'router' }, UNAUTHENTICATED, /mediamesh.io\/role "router" must be one of sidecar, gateway/],
     ['a sidecar without a namespace', { 'mediamesh.io/role': 'sidecar' }, UNAUTHENTICATED, /role "sidecar" needs node metadata mediamesh.io\/namespace/],
     ['a bad claim even when the certificate decides the namespace', { 'mediamesh.io/namespace': 'NOPE' }, peerIn('games'), /"NOPE" is not a Kubernetes namespace name/],
+    ['65 inbound UDP ports', { ...sidecarIn('media'), 'mediamesh.io/inbound-udp-ports': '10000-10064' }, UNAUTHENTICATED, /mediamesh.io\/inbound-udp-ports: 65 ports; at most 64/],
+    ['a whole-range inbound UDP list (counted, never expanded)', { ...sidecarIn('media'), 'mediamesh.io/inbound-udp-ports': '1-65535' }, UNAUTHENTICATED, /65535 ports; at most 64/],
+    ['an inbound UDP port among the proxy\'s own', { ...sidecarIn('media'), 'mediamesh.io/inbound-udp-ports': '25004,15263' }, UNAUTHENTICATED, /15200-15263 are the proxy's own inbound UDP ports/],
+    ['the proxy\'s inbound RTSP port as an app port', { ...sidecarIn('media'), 'mediamesh.io/inbound-rtsp-ports': '15100-15110' }, UNAUTHENTICATED, /15106 is the proxy's own inbound RTSP port/],
+    ['a port that is no port', { ...sidecarIn('media'), 'mediamesh.io/rtsp-ports': '554,70000' }, UNAUTHENTICATED, /mediamesh.io\/rtsp-ports: "70000" is not a port/],
+    ['a list that is not a string', { ...sidecarIn('media'), 'mediamesh.io/inbound-udp-ports': [25004] }, UNAUTHENTICATED, /inbound-udp-ports must be a string such as "554,8554", got \[25004\]/],
+    ['a list longer than any port list', { ...sidecarIn('media'), 'mediamesh.io/rtsp-ports': '554,'.repeat(1000) + '554' }, UNAUTHENTICATED, /rtsp-ports is 4003 characters long; at most 2048/],
+    ['more entries than a port list has', { ...sidecarIn('media'), 'mediamesh.io/rtsp-ports': Array.from({ length: 300 }, (_, i) => String(i + 1)).join(',') }, UNAUTHENTICATED, /rtsp-ports: more than 256 entries/],
+    ['captured ports on a gateway', { 'mediamesh.io/role': 'gateway', 'mediamesh.io/rtsp-ports': '554' }, UNAUTHENTICATED, /mediamesh.io\/rtsp-ports: only a sidecar's pod is intercepted/],
+    ['captured ports on a proxy without a namespace (a gateway)', { 'mediamesh.io/inbound-udp-ports': '25004' }, UNAUTHENTICATED, /node "pod-a": node metadata mediamesh.io\/inbound-udp-ports: only a sidecar's pod is intercepted/],
   ];
   for (const [what, metadata, peer, reason] of invalid) {
     it(`refuses ${what}`, () => {

@@ -2,7 +2,10 @@
 // test/testdata/translate/in, the expected Envoy resources (readable JSON, one
 // key per type) in .../out. An input whose first line is `# views: a, b` is
 // translated for a gateway and for a sidecar in each named namespace, and its
-// output is keyed by view. Rejected documents are listed under "problems".
+// output is keyed by view; a line `# sidecar node metadata: {JSON}` gives those
+// sidecars more node metadata (the captured ports an injected pod declares),
+// read the way the control plane reads a connecting proxy's. Rejected
+// documents are listed under "problems".
 // Regenerate with UPDATE_GOLDEN=1 npm test, then read the diff.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,7 +13,10 @@ import path from 'node:path';
 import { formatProblem, validateDocuments } from '../../xds-server/src/api/validate.js';
 import type { SourcedDocument } from '../../xds-server/src/api/types.js';
 import { buildModel } from '../../xds-server/src/model/build-model.js';
-import type { ProxyView } from '../../xds-server/src/model/proxy-view.js';
+import type { Node } from '../../xds-server/src/gen/envoy/config/core/v3/base.js';
+import { NODE_METADATA, type ProxyView } from '../../xds-server/src/model/proxy-view.js';
+import { UNAUTHENTICATED } from '../../xds-server/src/xds/peer-identity.js';
+import { proxyViewOf } from '../../xds-server/src/xds/proxy-view-of.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { readYamlTree } from '../../xds-server/src/sources/read-yaml.js';
 import { translateModel } from '../../xds-server/src/translate/translate.js';
@@ -24,9 +30,14 @@ const options = {
 };
 
 function viewsOf(file: string): Record<string, ProxyView | undefined> {
-  const declared = /^# views: (.+)$/m.exec(fs.readFileSync(file, 'utf8').split('\n')[0]!)?.[1];
+  const text = fs.readFileSync(file, 'utf8');
+  const declared = /^# views: (.+)$/m.exec(text.split('\n')[0]!)?.[1];
+  const metadata = JSON.parse(/^# sidecar node metadata: (.+)$/m.exec(text)?.[1] ?? '{}') as Record<string, unknown>;
   const views: Record<string, ProxyView | undefined> = { gateway: undefined };
-  for (const ns of declared?.split(',').map((v) => v.trim()) ?? []) views[ns] = { role: 'sidecar', namespace: ns };
+  for (const ns of declared?.split(',').map((v) => v.trim()) ?? []) {
+    const node = { id: `sidecar-${ns}`, metadata: { ...metadata, [NODE_METADATA.namespace]: ns, [NODE_METADATA.role]: 'sidecar' } } as unknown as Node;
+    views[ns] = proxyViewOf(node, UNAUTHENTICATED);
+  }
   return views;
 }
 

@@ -95,4 +95,22 @@ spec:
     assert.equal(second.forView(sidecar).snapshot, first.forView(sidecar).snapshot);
     assert.equal(second.forView(gateway).snapshot, first.forView(gateway).snapshot);
   });
+
+  it('gives sidecars with the same captured ports one snapshot, other ports another, and makes the interception listeners once across rebuilds', () => {
+    const captured = (inboundUdp: number[]) => ({ role: 'sidecar' as const, namespace: 'media', captured: { outboundRtsp: true, inboundRtsp: true, inboundUdp } });
+    const first = new ViewSnapshots(model(30000), {});
+    const a = first.forView(captured([25004, 25006]));
+    assert.equal(first.forView({ ...captured([25004, 25006]), namespace: 'elsewhere', podIp: '10.1.0.9' }).snapshot, a.snapshot, 'the pod IP and a namespace without consumer routes do not matter');
+    const b = first.forView(captured([25004]));
+    assert.notEqual(b.key, a.key);
+    assert.notEqual(first.forView({ role: 'sidecar', namespace: 'media' }).key, a.key, 'nothing captured: a key of its own');
+    const names = (v: typeof a) => [...v.snapshot.forType(TypeUrl.Listener).resources.keys()];
+    assert.deepEqual(names(a), ['inbound~rtsp', 'inbound~udp~25004', 'inbound~udp~25006', 'outbound~rtsp', 'udp~games~game~7777', 'udp~media~feed~5004']);
+    assert.deepEqual(names(b), ['inbound~rtsp', 'inbound~udp~25004', 'outbound~rtsp', 'udp~games~game~7777', 'udp~media~feed~5004']);
+    const port = (v: typeof a, name: string) => (v.snapshot.forType(TypeUrl.Listener).resources.get(name)!.json() as { address: { socketAddress: { portValue: number } } }).address.socketAddress.portValue;
+    assert.deepEqual([port(a, 'inbound~udp~25004'), port(a, 'inbound~udp~25006'), port(b, 'inbound~udp~25004')], [15200, 15201, 15200], 'the n-th port of each pod on 15200+n');
+    const second = new ViewSnapshots(model(30001), {}, first);
+    const again = second.forView(captured([25004, 25006])).snapshot.forType(TypeUrl.Listener).resources.get('outbound~rtsp');
+    assert.equal(again, a.snapshot.forType(TypeUrl.Listener).resources.get('outbound~rtsp'), 'the same encoded object after a model change');
+  });
 });

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { NODE_METADATA, type ProxyRole } from '../model/proxy-view.js';
-import { checkProxyMetadata } from '../xds/proxy-view-of.js';
+import { capturedByGateway, checkProxyMetadata } from '../xds/proxy-view-of.js';
 
 export interface BootstrapOptions {
   nodeId: string;
@@ -25,8 +25,21 @@ export interface BootstrapOptions {
   podIp?: string;
   /** Default: sidecar when a namespace is given, else gateway. */
   role?: ProxyRole;
+  /**
+   * A sidecar's captured ports, as the interception script is given them
+   * ("554,8554"): the control plane makes the listeners the script sends
+   * this traffic to (the RTSP entry, inbound RTSP and UDP).
+   */
+  capturedPorts?: BootstrapCapturedPorts;
   /** xDS over mTLS: paths as Envoy will see them. */
   tls?: BootstrapTls;
+}
+
+export interface BootstrapCapturedPorts {
+  /** Outbound RTSP ports (the script's --rtsp-ports). */
+  rtspPorts?: string;
+  inboundRtspPorts?: string;
+  inboundUdpPorts?: string;
 }
 
 export interface BootstrapTls {
@@ -51,18 +64,29 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
   return { host, port: portNumber };
 }
 
-/** Checks namespace, pod IP and role the way the control plane will; throws naming the flag. */
-export function proxyMetadata(o: Pick<BootstrapOptions, 'namespace' | 'podIp' | 'role'>): Record<string, string> {
-  const flags = { namespace: '--namespace', podIp: '--pod-ip', role: '--role' } as const;
-  const checked = checkProxyMetadata(o, (key) => flags[key]);
+/** Checks namespace, pod IP, role and captured ports the way the control plane will; throws naming the flag. */
+export function proxyMetadata(o: Pick<BootstrapOptions, 'namespace' | 'podIp' | 'role' | 'capturedPorts'>): Record<string, string> {
+  const flags = {
+    namespace: '--namespace', podIp: '--pod-ip', role: '--role',
+    rtspPorts: '--rtsp-ports', inboundRtspPorts: '--inbound-rtsp-ports', inboundUdpPorts: '--inbound-udp-ports',
+  } as const;
+  const lists = o.capturedPorts ?? {};
+  const values = { namespace: o.namespace, podIp: o.podIp, role: o.role, ...lists };
+  const checked = checkProxyMetadata(values, (key) => flags[key]);
   if (!checked.ok) throw new Error(checked.errors.join('; '));
   const { namespace, podIp } = checked.value;
   const role = checked.value.role ?? (namespace === undefined ? 'gateway' : 'sidecar');
   if (role === 'sidecar' && namespace === undefined) throw new Error('--role sidecar needs --namespace (a proxy without a namespace is a gateway)');
+  if (role !== 'sidecar' && checked.value.captured !== undefined) throw new Error(capturedByGateway(values, (key) => flags[key]));
+  // Only lists that capture something: an empty one says what no list says.
+  const listed = (key: keyof BootstrapCapturedPorts) => (lists[key]?.trim() ? { [NODE_METADATA[key]]: lists[key].trim() } : {});
   return {
     ...(namespace !== undefined && { [NODE_METADATA.namespace]: namespace }),
     ...(podIp !== undefined && { [NODE_METADATA.podIp]: podIp }),
     [NODE_METADATA.role]: role,
+    ...listed('rtspPorts'),
+    ...listed('inboundRtspPorts'),
+    ...listed('inboundUdpPorts'),
   };
 }
 

@@ -54,10 +54,15 @@ commands:
         files are read again every 30 s, so a renewed Secret is picked up
   bootstrap --node-id ID [--xds-address host:port] [--admin-port 15000] [--cluster NAME] [--delta]
         [--extensions-address host:port] [--namespace NS] [--pod-ip IP] [--role sidecar|gateway]
+        [--rtsp-ports LIST] [--inbound-rtsp-ports LIST] [--inbound-udp-ports LIST]
         [--tls-cert FILE --tls-key FILE --ca FILE]
         print an Envoy bootstrap (YAML) that connects a sidecar to the control plane;
         namespace, pod IP and role go into node metadata (role defaults to sidecar with a
-        namespace, gateway without); with the TLS flags (all three) Envoy presents
+        namespace, gateway without); so do the port lists a sidecar's pod gives the
+        interception script (manifests/interception), from which the control plane makes
+        the listeners the script sends traffic to: the RTSP entry on 127.0.0.1:15101,
+        inbound RTSP on 15106, the n-th inbound UDP port on 15200+n (at most 64);
+        with the TLS flags (all three) Envoy presents
         --tls-cert and checks the control plane's certificate against --ca and the
         --xds-address host (IP or DNS SAN); the extensions cluster stays plain HTTP
   inject -f FILE|- [--namespace NS] [--enabled-namespace NS]... [INJECT OPTIONS]
@@ -196,7 +201,7 @@ export async function main(argv: string[]): Promise<number> {
         });
       }
       case 'bootstrap': {
-        const { values } = parseArgs({ args: rest, options: { 'node-id': { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-address': { type: 'string' }, cluster: { type: 'string' }, delta: { type: 'boolean' }, 'extensions-address': { type: 'string' }, namespace: { type: 'string' }, 'pod-ip': { type: 'string' }, role: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, ca: { type: 'string' } } });
+        const { values } = parseArgs({ args: rest, options: { 'node-id': { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-address': { type: 'string' }, cluster: { type: 'string' }, delta: { type: 'boolean' }, 'extensions-address': { type: 'string' }, namespace: { type: 'string' }, 'pod-ip': { type: 'string' }, role: { type: 'string' }, 'rtsp-ports': { type: 'string' }, 'inbound-rtsp-ports': { type: 'string' }, 'inbound-udp-ports': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, ca: { type: 'string' } } });
         if (!values['node-id']) throw new Error('bootstrap needs --node-id ID');
         const tls = allOrNone(values, ['tls-cert', 'tls-key', 'ca']);
         const xds = parseHostPort(values['xds-address'] ?? '127.0.0.1:18000', 18000);
@@ -214,6 +219,7 @@ export async function main(argv: string[]): Promise<number> {
           namespace: values.namespace,
           podIp: values['pod-ip'],
           role: values.role as ProxyRole | undefined, // checked by bootstrapYaml
+          capturedPorts: { rtspPorts: values['rtsp-ports'], inboundRtspPorts: values['inbound-rtsp-ports'], inboundUdpPorts: values['inbound-udp-ports'] },
           tls: tls && { cert: tls['tls-cert'], key: tls['tls-key'], ca: tls.ca },
         }));
         return 0;

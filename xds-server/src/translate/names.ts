@@ -45,3 +45,25 @@ export function rtspStatRoute(route: RouteId): string {
  */
 export const RTSP_REJECT_LISTENER = 'mediamesh-rtsp-reject';
 export const RTSP_REJECT_CLUSTER = 'mediamesh-rtsp-reject';
+
+/**
+ * A sidecar's listeners for what the interception script captures
+ * (manifests/interception): the outbound RTSP entry (127.0.0.1:15101) and the
+ * cluster that passes through what no RtspRoute takes, inbound RTSP (15106)
+ * and its cluster to the app, one listener and cluster per inbound UDP port.
+ */
+export const OUTBOUND_RTSP_ENTRY_LISTENER = 'outbound~rtsp';
+export const OUTBOUND_PASSTHROUGH_CLUSTER = 'outbound~passthrough';
+export const INBOUND_RTSP_LISTENER = 'inbound~rtsp';
+export const INBOUND_RTSP_CLUSTER = 'inbound~rtsp';
+
+export function inboundUdpName(appPort: number): string {
+  return `inbound~udp~${appPort}`;
+}
+
+/** tcp_proxy and udp_proxy stats: tcp.outbound.passthrough.*, tcp.inbound.rtsp.*, udp.inbound.<port>.*. */
+export const OUTBOUND_PASSTHROUGH_STAT_PREFIX = 'outbound.passthrough';
+export const INBOUND_RTSP_STAT_PREFIX = 'inbound.rtsp';
+export function inboundUdpStatPrefix(appPort: number): string {
+  return `inbound.${appPort}`;
+}

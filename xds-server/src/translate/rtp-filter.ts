@@ -24,9 +24,14 @@ export function rtpStatRoute(model: UdpListenerModel): string {
 }
 
 export function rtpListenerFilter(model: UdpListenerModel, source: RtpModuleSource): ListenerFilter {
+  return rtpFilterFor(rtpStatRoute(model), model.clockRates, source);
+}
+
+/** The filter with `route` as its stats' route key: mediamesh.rtp.<route>.*. */
+export function rtpFilterFor(route: string, clockRates: Readonly<Record<string, number>>, source: RtpModuleSource): ListenerFilter {
   const filterConfig = {
-    route: rtpStatRoute(model),
-    clock_rates: Object.fromEntries(Object.entries(model.clockRates).map(([pt, hz]) => [pt, hz])),
+    route,
+    clock_rates: Object.fromEntries(Object.entries(clockRates).map(([pt, hz]) => [pt, hz])),
   };
   const config = DynamicModuleUdpListenerFilter.fromPartial({
     dynamicModuleConfig: {

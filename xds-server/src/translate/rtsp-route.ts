@@ -39,6 +39,12 @@ export interface RtspTranslateOptions {
   rtspRelays?: { cluster: string; timeoutMs: number };
   /** A sidecar's view: the proxy shares its clients' network namespace. */
   transparent?: boolean;
+  /**
+   * false: the listener binds no socket and takes the connections a
+   * use_original_dst listener hands it (an intercepted sidecar's outbound
+   * RTSP entry, interception-listeners.ts). Default true.
+   */
+  bindToPort?: boolean;
 }
 
 export function translateRtspListener(model: RtspListenerModel, options: RtspTranslateOptions = {}): EnvoyResources {
@@ -46,12 +52,14 @@ export function translateRtspListener(model: RtspListenerModel, options: RtspTra
     throw new Error('RtspRoute needs the RTSP filter (mediamesh_rtsp_filter.wasm), and none is configured (build it with `npm run setup`, or pass --rtsp-filter)');
   }
   const resources = emptyResources();
+  const bindToPort = options.bindToPort !== false;
   const relays: RtspRelaysConfig | undefined = options.rtspRelays && {
     cluster: options.rtspRelays.cluster,
     timeout_ms: options.rtspRelays.timeoutMs,
-    source: options.transparent ? 'client' : 'local',
+    // A sidecar's client is in its own network namespace: it reaches the relays at its own address.
+    source: options.transparent || !bindToPort ? 'client' : 'local',
   };
-  resources.listeners.push(rtspListener(model, options.rtspFilter, relays));
+  resources.listeners.push(rtspListener(model, options.rtspFilter, bindToPort, relays));
   for (const rule of model.rules) {
     const name = rtspClusterName(model.route, model.port, rule.index);
     resources.clusters.push(ruleCluster(name, model));
@@ -60,7 +68,7 @@ export function translateRtspListener(model: RtspListenerModel, options: RtspTra
   return resources;
 }
 
-function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource, relays: RtspRelaysConfig | undefined): Listener {
+function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource, bindToPort: boolean, relays: RtspRelaysConfig | undefined): Listener {
   const proxy = TcpProxy.fromPartial({
     statPrefix: rtspStatPrefix(model.route, model.port),
     // Used only if the filter could not set envoy.tcp_proxy.cluster: nothing unrouted reaches a backend.
@@ -74,6 +82,7 @@ function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource, 
   return Listener.fromPartial({
     name: rtspListenerName(model.route, model.port),
     address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.TCP, address: model.address, portSpecifier: { $case: 'portValue', value: model.port } } } },
+    ...(!bindToPort && { bindToPort: false }),
     filterChains: [{
       filters: [
         rtspNetworkFilter(model, filterSource, relays),

@@ -11,7 +11,8 @@ import { errorMessage } from '../log.js';
 import { rtspListenerName, udpListenerName } from './names.js';
 import { type RtspTranslateOptions, rtspSharedResources, translateRtspListener } from './rtsp-route.js';
 import { translateUdpListener, type UdpTranslateOptions } from './udp-route.js';
-import { listenerOptionsForView, selectForView, type ViewListener } from './view.js';
+import { capturedForView, listenerOptionsForView, selectForView, type ViewListener } from './view.js';
+import { type InterceptionTranslateOptions, interceptionResources } from './interception-listeners.js';
 
 export interface TranslationError {
   resource: string;
@@ -23,7 +24,8 @@ export interface TranslationResult {
   errors: TranslationError[];
 }
 
-export type TranslateOptions = UdpTranslateOptions & RtspTranslateOptions;
+/** Set once for the control plane; how each view binds its listeners (transparent, bindToPort) is added per view. */
+export type TranslateOptions = UdpTranslateOptions & RtspTranslateOptions & InterceptionTranslateOptions;
 
 export interface ListenerKind<L extends ViewListener = ViewListener> {
   /** Stable: keys translations across rebuilds. */
@@ -74,6 +76,8 @@ export function translateModel(model: MeshModel, options: TranslateOptions = {},
     }
     if (translated > 0 && kind.shared) addResources(resources, kind.shared());
   }
+  const captured = capturedForView(view);
+  if (captured) addResources(resources, interceptionResources(captured, options));
   return { resources, errors };
 }
 

@@ -4,7 +4,7 @@
 import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '../gen/envoy/config/cluster/v3/cluster.js';
 import { ApiVersion } from '../gen/envoy/config/core/v3/config_source.js';
 import { SocketAddress_Protocol } from '../gen/envoy/config/core/v3/address.js';
-import { SocketOption_SocketState } from '../gen/envoy/config/core/v3/socket_option.js';
+import { type SocketOption, SocketOption_SocketState } from '../gen/envoy/config/core/v3/socket_option.js';
 import { HealthStatus } from '../gen/envoy/config/core/v3/health_check.js';
 import { ClusterLoadAssignment } from '../gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '../gen/envoy/config/listener/v3/listener.js';
@@ -83,20 +83,23 @@ function udpListener(model: UdpListenerModel, clusterName: string, filtersBefore
     address: { address: { $case: 'socketAddress', value: { protocol: SocketAddress_Protocol.UDP, address: model.address, portSpecifier: { $case: 'portValue', value: model.port } } } },
     udpListenerConfig: {},
     ...(transparent && { transparent: true }),
-    socketOptions: [{
-      // Video frames arrive as bursts of packets; the kernel default (~208 KiB) overflows under load.
-      // Linux caps this at net.core.rmem_max.
-      description: 'SO_RCVBUF for bursty media',
-      level: SOL_SOCKET,
-      name: SO_RCVBUF,
-      value: { $case: 'intValue', value: MEDIA_RECEIVE_BUFFER_BYTES },
-      state: SocketOption_SocketState.STATE_PREBIND,
-    }],
+    socketOptions: [mediaReceiveBuffer()],
     listenerFilters: [
       ...filtersBeforeProxy,
       { name: 'envoy.filters.udp_listener.udp_proxy', configType: { $case: 'typedConfig', value: packAny('envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig', proxy, UdpProxyConfig) } },
     ],
   });
+}
+
+/** Video frames arrive as bursts of packets; the kernel default (~208 KiB) overflows under load. Linux caps this at net.core.rmem_max. */
+export function mediaReceiveBuffer(): SocketOption {
+  return {
+    description: 'SO_RCVBUF for bursty media',
+    level: SOL_SOCKET,
+    name: SO_RCVBUF,
+    value: { $case: 'intValue', value: MEDIA_RECEIVE_BUFFER_BYTES },
+    state: SocketOption_SocketState.STATE_PREBIND,
+  };
 }
 
 function edsCluster(name: string, model: UdpListenerModel): Cluster {

@@ -2,13 +2,16 @@
 // whose views select the same routes share the same immutable Snapshot. A
 // listener that several views include (a producer route) is translated and
 // encoded once for all of them; a listener unchanged since the previous
-// model keeps the translation it had, and an unchanged view its Snapshot.
+// model keeps the translation it had, and an unchanged view its Snapshot. A
+// sidecar's interception listeners are made once per set of captured ports.
 import type { MeshModel } from '../model/ir.js';
 import type { ProxyView } from '../model/proxy-view.js';
 import { emptyResources, type EnvoyResources, toWireResources, type WireResource } from '../xds/resources.js';
 import { consistencyProblems, InconsistentSnapshotError, Snapshot } from '../xds/snapshot.js';
 import { addResources, LISTENER_KINDS, type ListenerKind, type TranslateOptions, type TranslationError, translateListener } from './translate.js';
-import { listenerOptionsForView, selectForView, type ViewListener, viewKey } from './view.js';
+import { capturedForView, type ListenerBinding, listenerOptionsForView, selectForView, type ViewListener, viewKey } from './view.js';
+import { interceptionResources } from './interception-listeners.js';
+import { type CapturedPorts, capturedPortsKey } from '../interception/captured-ports.js';
 
 type Translated = { resources: EnvoyResources; wire: WireResource[] } | { error: TranslationError };
 
@@ -20,8 +23,8 @@ export interface ViewSnapshot {
 
 export class ViewSnapshots {
   private readonly byKey = new Map<string, ViewSnapshot>();
-  /** Per listener, its plain translation (gateways) and its transparent one (sidecars). */
-  private readonly byListener = { plain: new Map<object, Translated>(), transparent: new Map<object, Translated>() };
+  /** Per binding (plain for gateways, transparent for sidecars, unbound RTSP for intercepted ones), per listener, its translation. */
+  private readonly byListener = new Map<string, Map<object, Translated>>();
   /** Translations by kind, binding and listener content, for the next rebuild: only what this model uses is kept. */
   private readonly byContent = new Map<string, Translated>();
   private readonly inherited: ReadonlyMap<string, Translated>;
@@ -50,11 +53,11 @@ export class ViewSnapshots {
       const resources = emptyResources();
       const wire: WireResource[] = [];
       const errors: TranslationError[] = [];
-      const { transparent } = listenerOptionsForView(view);
+      const binding = listenerOptionsForView(view);
       for (const kind of LISTENER_KINDS) {
         let translated = 0;
         for (const listener of selectForView(kind.listeners(this.model), this.model, view)) {
-          const one = this.translateOnce(kind, listener, transparent);
+          const one = this.translateOnce(kind, listener, binding);
           if ('error' in one) errors.push(one.error);
           else {
             addResources(resources, one.resources);
@@ -68,6 +71,12 @@ export class ViewSnapshots {
           wire.push(...shared.wire);
         }
       }
+      const captured = capturedForView(view);
+      if (captured) {
+        const interception = this.interceptionOnce(captured);
+        addResources(resources, interception.resources);
+        wire.push(...interception.wire);
+      }
       const problems = consistencyProblems(resources);
       if (problems.length > 0) throw new InconsistentSnapshotError(problems);
       const built = Snapshot.fromWire(wire);
@@ -80,14 +89,16 @@ export class ViewSnapshots {
     return found;
   }
 
-  private translateOnce(kind: ListenerKind, listener: ViewListener, transparent: boolean): Translated {
-    const translations = transparent ? this.byListener.transparent : this.byListener.plain;
+  private translateOnce(kind: ListenerKind, listener: ViewListener, binding: ListenerBinding): Translated {
+    const bindingKey = `${binding.transparent ? 'transparent' : 'plain'}${binding.bindToPort ? '' : '+unbound'}`;
+    let translations = this.byListener.get(bindingKey);
+    if (!translations) this.byListener.set(bindingKey, (translations = new Map()));
     let found = translations.get(listener);
     if (!found) {
-      const content = `${kind.kind}\0${transparent ? 'transparent' : 'plain'}\0${JSON.stringify(listener)}`;
+      const content = `${kind.kind}\0${bindingKey}\0${JSON.stringify(listener)}`;
       found = this.inherited.get(content);
       if (!found) {
-        const one = translateListener(kind, listener, { ...this.options, transparent });
+        const one = translateListener(kind, listener, { ...this.options, ...binding });
         found = 'error' in one ? one : { resources: one.resources, wire: toWireResources(one.resources) };
       }
       translations.set(listener, found);
@@ -102,6 +113,18 @@ export class ViewSnapshots {
     let found = this.byContent.get(content) ?? this.inherited.get(content);
     if (!found || 'error' in found) {
       const resources = kind.shared!();
+      found = { resources, wire: toWireResources(resources) };
+    }
+    this.byContent.set(content, found);
+    return found;
+  }
+
+  /** A set of captured ports' listeners, translated and encoded once and kept across rebuilds (they do not depend on the model). */
+  private interceptionOnce(captured: CapturedPorts): { resources: EnvoyResources; wire: WireResource[] } {
+    const content = `interception\0${capturedPortsKey(captured)}`;
+    let found = this.byContent.get(content) ?? this.inherited.get(content);
+    if (!found || 'error' in found) {
+      const resources = interceptionResources(captured, this.options);
       found = { resources, wire: toWireResources(resources) };
     }
     this.byContent.set(content, found);

@@ -3,13 +3,18 @@
 // producer route of the same parent port there (GAMMA). A gateway (no
 // namespace) gets the producer routes.
 //
-// Proxies whose views select the same routes, in the same role, share one
-// key, and so one translation and one encoding: a sidecar in a namespace
-// without consumer routes costs nothing beyond the other sidecars' producer
-// view. The role matters because a sidecar binds its UDP listeners
-// transparently (listenerOptionsForView) and a gateway does not.
+// Proxies whose views select the same routes, in the same role, with the
+// same captured ports, share one key, and so one translation and one
+// encoding: a sidecar in a namespace without consumer routes costs nothing
+// beyond the other sidecars' producer view. The role matters because a
+// sidecar binds its UDP listeners transparently (listenerOptionsForView) and
+// a gateway does not; the captured ports because they say which
+// interception listeners a sidecar gets and whether its RtspRoute listeners
+// bind (pods declaring the same ports, usually the injector's defaults,
+// share a key).
 import type { MeshModel, UdpListenerModel } from '../model/ir.js';
 import type { ProxyView } from '../model/proxy-view.js';
+import { type CapturedPorts, capturedPortsKey } from '../interception/captured-ports.js';
 
 export const PRODUCER_VIEW_KEY = 'producer';
 
@@ -27,18 +32,37 @@ function routesKey(model: MeshModel, view: ProxyView): string {
 
 export function viewKey(model: MeshModel, view: ProxyView): string {
   const routes = routesKey(model, view);
-  return listenerOptionsForView(view).transparent ? `${routes}+transparent` : routes;
+  const binding = listenerOptionsForView(view).transparent ? `${routes}+transparent` : routes;
+  const captured = capturedForView(view);
+  return captured ? `${binding}+captured(${capturedPortsKey(captured)})` : binding;
+}
+
+export interface ListenerBinding {
+  /** UDP listeners bind their Service address with IP_TRANSPARENT. */
+  transparent: boolean;
+  /** RtspRoute listeners bind their Service address and port; when false, the entry listener hands them their connections. */
+  bindToPort: boolean;
 }
 
 /**
  * How a view's listeners are bound. A sidecar's UDP listeners serve Service
  * addresses that are not its pod's: the interception script
  * (manifests/interception) hands it that traffic with the destination
- * unchanged, so it binds them transparently. A gateway binds addresses of
- * its own.
+ * unchanged, so it binds them transparently. An intercepted sidecar gets its
+ * pod's outbound RTSP on the entry listener (127.0.0.1:15101), which hands
+ * each connection to the RtspRoute listener of its original destination:
+ * those bind nothing (an RTSP server pod holds 0.0.0.0:554 itself, and a
+ * Service address is none of the pod's). A sidecar without interception
+ * (`mediamesh bootstrap --namespace` on a laptop) and a gateway bind
+ * addresses of their own.
  */
-export function listenerOptionsForView(view: ProxyView): { transparent: boolean } {
-  return { transparent: view.role === 'sidecar' };
+export function listenerOptionsForView(view: ProxyView): ListenerBinding {
+  return { transparent: view.role === 'sidecar', bindToPort: capturedForView(view) === undefined };
+}
+
+/** What the interception script sends this proxy: only a sidecar's pod is intercepted. */
+export function capturedForView(view: ProxyView): CapturedPorts | undefined {
+  return view.role === 'sidecar' ? view.captured : undefined;
 }
 
 /**

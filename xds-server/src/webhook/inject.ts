@@ -16,8 +16,10 @@
 //     the media ports merged in, so Istio's sidecar leaves them alone;
 //   - mediamesh.io/status naming what was added (how a second injection
 //     knows there is nothing to do).
+import type { BootstrapCapturedPorts } from '../bootstrap/envoy-bootstrap.js';
+import { checkCapturedPorts, MAX_INBOUND_UDP_PORTS } from '../interception/captured-ports.js';
 import { type JsonPatchOperation, topLevelPatch } from './json-patch.js';
-import { formatPortList, mergeCommaList, normalizeRanges, parsePortList, portCount, type PortRange, singlePorts } from './port-list.js';
+import { formatPortList, mergeCommaList, normalizeRanges, parsePortList, portCount, type PortRange, singlePorts } from '../interception/port-list.js';
 import { BOOTSTRAP_ENV, DOWNWARD_ENV, sidecarBootstrapTemplate } from './sidecar-bootstrap.js';
 
 export const ANNOTATIONS = {
@@ -60,7 +62,7 @@ export const MAX_ISTIO_UDP_PORTS = 256;
  * own (15200, 15201, ...: a UDP listener cannot learn the original port),
  * and takes at most this many.
  */
-export const MAX_INBOUND_UDP_PORTS = 64;
+export { MAX_INBOUND_UDP_PORTS };
 
 export interface InjectOptions {
   /** The sidecar's image: stock Envoy. */
@@ -224,6 +226,10 @@ export function mediaPorts(pod: Pod): { ok: true; ports: MediaPorts } | { ok: fa
     const from = annotations[ANNOTATIONS.inboundUdpPorts] !== undefined ? `annotation ${ANNOTATIONS.inboundUdpPorts}` : 'the pod\'s UDP containerPorts';
     return { ok: false, error: `${from}: ${inboundUdp} inbound UDP ports; interception takes at most ${MAX_INBOUND_UDP_PORTS} (each gets a proxy port of its own)` };
   }
+  // The script refuses the proxy's own ports, and so does the sidecar's bootstrap: better said at admission.
+  const annotationOf = { rtspPorts: ANNOTATIONS.rtspPorts, inboundRtspPorts: ANNOTATIONS.inboundRtspPorts, inboundUdpPorts: ANNOTATIONS.inboundUdpPorts } as const;
+  const captured = checkCapturedPorts(capturedPortLists(ports), (key) => `the pod's ports (annotation ${annotationOf[key]} or containerPorts)`);
+  if (!captured.ok) return { ok: false, error: captured.errors.join('; ') };
   return { ok: true, ports };
 }
 
@@ -248,7 +254,13 @@ export function istioExcludedPorts(ports: MediaPorts): number[] {
   return [...new Set([...tcp, ...udp])].sort((a, b) => a - b);
 }
 
-function proxyContainer(o: InjectOptions): Container {
+/** The lists the interception script is given that the sidecar's listeners depend on (outbound UDP needs none: its listeners are per Service). */
+function capturedPortLists(ports: MediaPorts): BootstrapCapturedPorts {
+  const list = (ranges: readonly PortRange[]) => (ranges.length > 0 ? formatPortList(ranges) : undefined);
+  return { rtspPorts: list(ports.rtsp), inboundRtspPorts: list(ports.inboundRtsp), inboundUdpPorts: list(ports.inboundUdp) };
+}
+
+function proxyContainer(o: InjectOptions, ports: MediaPorts): Container {
   return {
     name: PROXY_CONTAINER,
     image: o.proxyImage,
@@ -257,7 +269,7 @@ function proxyContainer(o: InjectOptions): Container {
     args: ['--config-yaml', `$(${BOOTSTRAP_ENV})`, '--concurrency', '2', '--log-level', 'info'],
     env: [
       ...DOWNWARD_ENV.map((e) => ({ name: e.name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: e.fieldPath } } })),
-      { name: BOOTSTRAP_ENV, value: sidecarBootstrapTemplate({ xdsAddress: o.xdsAddress, extensionsAddress: o.extensionsAddress, adminPort: o.proxyAdminPort, cluster: 'mediamesh-proxy' }) },
+      { name: BOOTSTRAP_ENV, value: sidecarBootstrapTemplate({ xdsAddress: o.xdsAddress, extensionsAddress: o.extensionsAddress, adminPort: o.proxyAdminPort, cluster: 'mediamesh-proxy', capturedPorts: capturedPortLists(ports) }) },
     ],
     resources: structuredClone(o.proxyResources),
     securityContext: o.proxySecurity === 'transparent'
@@ -338,7 +350,7 @@ export function injectPod(pod: Pod, namespaceLabels: Readonly<Record<string, str
   // Last among init containers: the pod's own init containers run before
   // interception, so their traffic does not wait for a proxy not yet started.
   spec.initContainers = [...(spec.initContainers ?? []), initContainer(options, found.ports)];
-  spec.containers = [...(spec.containers ?? []), proxyContainer(options)];
+  spec.containers = [...(spec.containers ?? []), proxyContainer(options, found.ports)];
   spec.volumes = [...(spec.volumes ?? []), { name: PROXY_TMP_VOLUME, emptyDir: { sizeLimit: '64Mi' } }];
   return { ok: true, pod: injected, patch: topLevelPatch(pod, injected) };
 }

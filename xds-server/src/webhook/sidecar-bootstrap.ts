@@ -6,7 +6,7 @@
 // own name, namespace and IP already in place; nothing runs before Envoy and
 // nothing is written to disk.
 import { stringify } from 'yaml';
-import { bootstrapConfig, parseHostPort } from '../bootstrap/envoy-bootstrap.js';
+import { type BootstrapCapturedPorts, bootstrapConfig, parseHostPort } from '../bootstrap/envoy-bootstrap.js';
 import { NODE_METADATA } from '../model/proxy-view.js';
 
 /** Environment variables of the proxy container, filled by the downward API. */
@@ -27,6 +27,8 @@ export interface SidecarBootstrapOptions {
   adminPort: number;
   /** Envoy's node.cluster. */
   cluster: string;
+  /** What the init container's interception script captures: the control plane makes the listeners for it. */
+  capturedPorts?: BootstrapCapturedPorts;
 }
 
 const ref = (name: string) => `$(${name})`;
@@ -37,7 +39,7 @@ const STAND_IN = { nodeId: 'mediamesh-stand-in-node', namespace: 'mediamesh-stan
 /**
  * The bootstrap YAML with $(POD_NAME), $(POD_NAMESPACE) and $(POD_IP) where
  * the identity goes: node id "<pod>.<namespace>", the namespace and pod IP in
- * node metadata, role sidecar. Every string is double-quoted, so a namespace
+ * node metadata, role sidecar, and the captured port lists. Every string is double-quoted, so a namespace
  * such as "1e3" stays a string once expanded. Any other "$" is doubled, which
  * is how Kubernetes escapes it.
  */
@@ -57,6 +59,7 @@ export function sidecarBootstrapTemplate(o: SidecarBootstrapOptions): string {
     namespace: STAND_IN.namespace,
     podIp: STAND_IN.podIp,
     role: 'sidecar',
+    capturedPorts: o.capturedPorts,
   }) as { node: { id: string; metadata: Record<string, string> } };
   if (config.node.metadata[NODE_METADATA.namespace] !== STAND_IN.namespace || config.node.metadata[NODE_METADATA.podIp] !== STAND_IN.podIp) {
     throw new Error('bootstrap node metadata is not where the injector expects it');

@@ -8,6 +8,7 @@ import { StdoutAccessLog } from '../gen/envoy/extensions/access_loggers/stream/v
 import { Router } from '../gen/envoy/extensions/filters/http/router/v3/router.js';
 import { HttpConnectionManager } from '../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { Echo } from '../gen/envoy/extensions/filters/network/echo/v3/echo.js';
+import { OriginalDst } from '../gen/envoy/extensions/filters/listener/original_dst/v3/original_dst.js';
 import { Route as UdpProxyRoute } from '../gen/envoy/extensions/filters/udp/udp_proxy/v3/route.js';
 import { UdpProxyConfig } from '../gen/envoy/extensions/filters/udp/udp_proxy/v3/udp_proxy.js';
 import { Secret } from '../gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
@@ -34,6 +35,7 @@ const codecs: Record<string, Codec> = {
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': TcpProxy,
   'envoy.extensions.filters.network.wasm.v3.Wasm': WasmNetworkFilter,
   'envoy.extensions.filters.network.echo.v3.Echo': Echo,
+  'envoy.extensions.filters.listener.original_dst.v3.OriginalDst': OriginalDst,
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': HttpConnectionManager,
   'envoy.extensions.filters.http.router.v3.Router': Router,
   'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': StdoutAccessLog,
