@@ -61,6 +61,9 @@ function rtspRouteDocuments(name: string, clusterIP: string, backend: { address:
   ].map((d) => JSON.stringify(d)).join('\n---\n');
 }
 
+/** Relay ports (RTSP over UDP) both sidecars get listeners from: four per relayed stream. */
+const RELAY_PORTS = '41000-41031';
+
 describe('interception in pod namespaces: client and server pods with sidecar Envoys (UID 1339)', function () {
   this.timeout(180_000);
   const config = new ConfigDir();
@@ -100,7 +103,7 @@ describe('interception in pod namespaces: client and server pods with sidecar En
     runScript(lab, 'client', ['apply', ...CLIENT_FLAGS]);
     runScript(lab, 'server', ['apply', ...SERVER_FLAGS]);
 
-    cp = await startControlPlane({ configDir: config.dir, listenHost: lab.hostIp, xdsPort: 0, adminPort: 0, debounceMs: 50, rtpModule: rtpModuleFromOption(undefined), rtspFilter: rtspFilterFromOption(undefined) });
+    cp = await startControlPlane({ configDir: config.dir, listenHost: lab.hostIp, xdsPort: 0, adminPort: 0, debounceMs: 50, rtpModule: rtpModuleFromOption(undefined), rtspFilter: rtspFilterFromOption(undefined), relayPorts: RELAY_PORTS });
 
     for (const [port, tag] of [[25004, 'A'], [25006, 'B'], [53, 'DNS']] as const) {
       await lab.spawn('server', `udp echo ${port}`, probe(['udp-echo', '--port', String(port), '--tag', tag])).line(/^ready /, 10_000);
@@ -113,7 +116,7 @@ describe('interception in pod namespaces: client and server pods with sidecar En
     const http = lab.spawn('server', 'http.server 8080', [PYTHON, '-u', '-m', 'http.server', '8080', '--bind', '0.0.0.0', '--directory', path.join(projectRoot(), 'manifests/interception')]);
     await http.line(/Serving HTTP/, 10_000);
 
-    const xds = { xdsHost: lab.hostIp, xdsPort: cp.xdsPort, namespace: NAMESPACE };
+    const xds = { xdsHost: lab.hostIp, xdsPort: cp.xdsPort, adminPort: cp.adminPort, namespace: NAMESPACE };
     sidecars.client = await startSidecar(lab.pod('client'), { ...xds, capturedPorts: CLIENT_PORTS });
     sidecars.server = await startSidecar(server, { ...xds, capturedPorts: SERVER_PORTS });
     const routes = [...['feed-a', 'feed-b', 'cam'].map((r) => `udp~${NAMESPACE}~${r}~5004`), ...['rtsp-cams', 'rtsp-lobby'].map((r) => `rtsp~${NAMESPACE}~${r}~554`)];
@@ -226,6 +229,30 @@ describe('interception in pod namespaces: client and server pods with sidecar En
     assert.equal(delta.passthrough, 0);
     // ...and in through the server's sidecar, one connection for each.
     assert.equal(delta.inbound, delta.cams! + delta.lobby!);
+  });
+
+  it('plays RTSP with UDP transport (ffmpeg) through relays on both sidecars, and takes them all down after', async () => {
+    const relays = () => cp!.relays!.list();
+    const relayListeners = async (pod: string) => (await sidecars[pod]!.admin.listenerNames()).filter((n) => n.startsWith('udp~relays~'));
+    const before = { cams: describes('cams', '/cam1'), granted: await rtspStat('rtsp-cams', 'relays.granted') };
+    const ffmpeg = lab.spawn('client', 'ffmpeg udp', ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'udp', '-i', `rtsp://${vip(VIPS.rtspCams)}:554/cam1`, '-frames:v', '60', '-f', 'null', '-']);
+    // While it plays: one relayed stream on each sidecar on the path, each with its own listeners.
+    const seen = await waitFor('relays on both sidecars', () => {
+      const nodes = new Set(relays().map((r) => r.node));
+      return nodes.has('sidecar-client') && nodes.has('sidecar-server') ? relays() : undefined;
+    }, 20_000);
+    await ffmpeg.finished(40_000);
+    assert.equal(ffmpeg.stderr.trim(), '', 'ffmpeg reported errors');
+    assert.equal(describes('cams', '/cam1'), before.cams + 1);
+    assert.equal(await rtspStat('rtsp-cams', 'relays.granted'), before.granted + 1);
+    assert.equal(await stat('server', 'wasmcustom.mediamesh.rtsp.inbound.rtsp.relays.granted') >= 1, true, 'the server sidecar relayed too');
+    // The media crossed both relays toward the client: the client side's RTP filter counted the frames' packets.
+    const clientRelay = seen.find((r) => r.node === 'sidecar-client')!;
+    const rtp = await sidecars.client!.admin.stats('^mediamesh\\.rtp\\.relays\\.');
+    const packets = [...rtp].filter(([k]) => k.endsWith('.packets')).reduce((n, [, v]) => n + v, 0);
+    figures.push(`RTSP over UDP: ffmpeg decoded 60 frames; relays ${JSON.stringify(seen.map((r) => [r.node, r.toClient.rtp, r.toServer.rtp]))}; client relay RTP packets ${packets}`);
+    assert.ok(packets >= 60, `client relay ${clientRelay.session} counted ${packets} RTP packets`);
+    await waitFor('no relays left on either sidecar', async () => relays().length === 0 && (await relayListeners('client')).length === 0 && (await relayListeners('server')).length === 0, 15_000);
   });
 
   it('passes RTSP to an address no Service has straight through to it (and in through the server sidecar)', async () => {

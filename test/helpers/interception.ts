@@ -212,6 +212,8 @@ export interface SidecarOptions {
   namespace: string;
   /** The lists the pod's script was given: the control plane makes the listeners they land on. */
   capturedPorts?: BootstrapCapturedPorts;
+  /** The control plane's admin port on the xDS host: extensions and the relay API. */
+  adminPort?: number;
   extra?: StaticResources[];
 }
 
@@ -222,7 +224,7 @@ export interface SidecarOptions {
  * listeners need it).
  */
 export async function startSidecar(pod: Pod, o: SidecarOptions): Promise<EnvoyProcess> {
-  const config = bootstrapConfig({ nodeId: `sidecar-${pod.name}`, cluster: 'mediamesh-proxy', xdsHost: o.xdsHost, xdsPort: o.xdsPort, adminAddress: pod.ip, adminPort: SIDECAR_ADMIN_PORT, delta: false, namespace: o.namespace, podIp: pod.ip, capturedPorts: o.capturedPorts });
+  const config = bootstrapConfig({ nodeId: `sidecar-${pod.name}`, cluster: 'mediamesh-proxy', xdsHost: o.xdsHost, xdsPort: o.xdsPort, adminAddress: pod.ip, adminPort: SIDECAR_ADMIN_PORT, delta: false, namespace: o.namespace, podIp: pod.ip, capturedPorts: o.capturedPorts, ...(o.adminPort && { extensionsHost: o.xdsHost, extensionsPort: o.adminPort }) });
   const statics = config.static_resources as { clusters: unknown[]; listeners?: unknown[] };
   statics.listeners = (o.extra ?? []).flatMap((e) => e.listeners);
   statics.clusters.push(...(o.extra ?? []).flatMap((e) => e.clusters));

@@ -126,6 +126,21 @@ describe('RTSP with UDP transport through relays (one proxy, ffmpeg and GStreame
     await waitFor('no relay listener left', async () => (await relayListeners()).length === 0, 10_000);
   });
 
+  it('RTCP crosses the relays both ways: the server\'s reports to the client, the client\'s to the server', async () => {
+    const run = runClient('gst-launch-1.0', ['-q', 'rtspsrc', `location=${url('/cam1')}`, 'protocols=udp', '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'fakesink'], 15_000);
+    const relay = await waitFor('a relayed stream', () => cp!.relays!.list()[0], 10_000);
+    const received = async (port: number) => {
+      const s = await envoy!.admin.stats('^udp\\.relays\\.');
+      return [...s].filter(([k]) => k.endsWith(`.${port}.downstream_sess_rx_datagrams`)).reduce((n, [, v]) => n + v, 0);
+    };
+    // RTCP reports come every few seconds (RFC 3550's interval, at least 5 s on average, the first sooner).
+    await waitFor('a server report relayed toward the client', async () => (await received(relay.toClient.rtcp)) > 0, 12_000);
+    await waitFor('a client report relayed toward the server', async () => (await received(relay.toServer.rtcp)) > 0, 12_000);
+    assert.ok((await received(relay.toClient.rtp)) > 0, 'and RTP toward the client');
+    await run;
+    await waitFor('no relay listener left', async () => (await relayListeners()).length === 0, 10_000);
+  });
+
   it('a client killed with SIGKILL leaves no relay listener behind', async () => {
     const run = runClient('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'udp', '-i', url('/cam1'), '-t', '60', '-f', 'null', '-'], 8_000);
     await waitFor('relays while it plays', async () => (await relayListeners()).length >= 2, 15_000);

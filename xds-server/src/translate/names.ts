@@ -56,6 +56,10 @@ export const OUTBOUND_RTSP_ENTRY_LISTENER = 'outbound~rtsp';
 export const OUTBOUND_PASSTHROUGH_CLUSTER = 'outbound~passthrough';
 export const INBOUND_RTSP_LISTENER = 'inbound~rtsp';
 export const INBOUND_RTSP_CLUSTER = 'inbound~rtsp';
+/** The inbound RTSP filter's own refusal echo (the shared one exists only beside RtspRoute listeners). */
+export const INBOUND_RTSP_REJECT = 'inbound~rtsp~reject';
+/** The inbound RTSP filter's stat route: mediamesh.rtsp.inbound.rtsp.*. */
+export const INBOUND_RTSP_STAT_ROUTE = 'inbound.rtsp';
 
 export function inboundUdpName(appPort: number): string {
   return `inbound~udp~${appPort}`;

@@ -81,17 +81,22 @@ export function rtspFilterConfig(model: RtspListenerModel, relays?: RtspRelaysCo
 }
 
 export function rtspNetworkFilter(model: RtspListenerModel, source: RtspFilterSource, relays?: RtspRelaysConfig): Filter {
+  // Envoy's logs name the plugin: "wasm log rtsp~ns~route~port mediamesh_rtsp ...".
+  return rtspWasmFilter(rtspListenerName(model.route, model.port), rtspFilterConfig(model, relays), source);
+}
+
+/** The Wasm network filter running the RTSP filter with one plugin configuration. */
+export function rtspWasmFilter(pluginName: string, pluginConfig: RtspFilterConfig, source: RtspFilterSource): Filter {
   const config = WasmNetworkFilter.fromPartial({
     config: {
-      // Envoy's logs name the plugin: "wasm log rtsp~ns~route~port mediamesh_rtsp ...".
-      name: rtspListenerName(model.route, model.port),
+      name: pluginName,
       rootId: RTSP_FILTER_ROOT_ID,
       vmConfig: {
         vmId: RTSP_FILTER_VM_ID,
         runtime: 'envoy.wasm.runtime.v8',
         code: codeSource(source),
       },
-      configuration: packAny('google.protobuf.StringValue', { value: JSON.stringify(rtspFilterConfig(model, relays)) }, StringValue),
+      configuration: packAny('google.protobuf.StringValue', { value: JSON.stringify(pluginConfig) }, StringValue),
       // A VM that traps is replaced; the connection it was serving is closed.
       failurePolicy: WasmFailurePolicy.FAIL_RELOAD,
     },

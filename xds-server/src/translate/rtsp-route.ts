@@ -25,7 +25,7 @@ import { type RtspFilterSource, type RtspRelaysConfig, rtspNetworkFilter } from 
 /** Each backend's weight is spread over its endpoints; this keeps integer shares precise. */
 const ENDPOINT_WEIGHT_SCALE = 1000;
 /** What tcp_proxy holds while it connects; the first request's head is far smaller (the filter's limits). */
-const EARLY_DATA_BYTES = 64 * 1024;
+export const EARLY_DATA_BYTES = 64 * 1024;
 /** A failed connect is retried once, on whichever endpoint the balancer picks next. */
 const CONNECT_ATTEMPTS = 2;
 
@@ -53,12 +53,8 @@ export function translateRtspListener(model: RtspListenerModel, options: RtspTra
   }
   const resources = emptyResources();
   const bindToPort = options.bindToPort !== false;
-  const relays: RtspRelaysConfig | undefined = options.rtspRelays && {
-    cluster: options.rtspRelays.cluster,
-    timeout_ms: options.rtspRelays.timeoutMs,
-    // A sidecar's client is in its own network namespace: it reaches the relays at its own address.
-    source: options.transparent || !bindToPort ? 'client' : 'local',
-  };
+  // A sidecar's client is in its own network namespace: it reaches the relays at its own address.
+  const relays = relaysConfig(options, options.transparent || !bindToPort ? 'client' : 'local');
   resources.listeners.push(rtspListener(model, options.rtspFilter, bindToPort, relays));
   for (const rule of model.rules) {
     const name = rtspClusterName(model.route, model.port, rule.index);
@@ -66,6 +62,10 @@ export function translateRtspListener(model: RtspListenerModel, options: RtspTra
     resources.endpoints.push(weightedAssignment(name, rule));
   }
   return resources;
+}
+
+export function relaysConfig(options: RtspTranslateOptions, source: RtspRelaysConfig['source']): RtspRelaysConfig | undefined {
+  return options.rtspRelays && { cluster: options.rtspRelays.cluster, timeout_ms: options.rtspRelays.timeoutMs, source };
 }
 
 function rtspListener(model: RtspListenerModel, filterSource: RtspFilterSource, bindToPort: boolean, relays: RtspRelaysConfig | undefined): Listener {
@@ -159,21 +159,26 @@ function weightedAssignment(clusterName: string, rule: RtspRuleModel): ClusterLo
  * envoy.bootstrap.internal_listener (`mediamesh bootstrap` adds it).
  */
 export function rtspSharedResources(): EnvoyResources {
+  return rtspRejectResources(RTSP_REJECT_LISTENER);
+}
+
+/** An internal listener that echoes what it gets, and its cluster (both named `name`): where the RTSP filter's refusals come back from. */
+export function rtspRejectResources(name: string): EnvoyResources {
   const resources = emptyResources();
   resources.listeners.push(Listener.fromPartial({
-    name: RTSP_REJECT_LISTENER,
+    name,
     listenerSpecifier: { $case: 'internalListener', value: {} },
     filterChains: [{
       filters: [{ name: 'envoy.filters.network.echo', configType: { $case: 'typedConfig', value: packAny('envoy.extensions.filters.network.echo.v3.Echo', {}, Echo) } }],
     }],
   }));
   resources.clusters.push(Cluster.fromPartial({
-    name: RTSP_REJECT_CLUSTER,
+    name,
     clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.STATIC },
     connectTimeout: durationFromMs(1000),
     loadAssignment: {
-      clusterName: RTSP_REJECT_CLUSTER,
-      endpoints: [{ lbEndpoints: [{ hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'envoyInternalAddress', value: { addressNameSpecifier: { $case: 'serverListenerName', value: RTSP_REJECT_LISTENER } } } } } } }] }],
+      clusterName: name,
+      endpoints: [{ lbEndpoints: [{ hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'envoyInternalAddress', value: { addressNameSpecifier: { $case: 'serverListenerName', value: name } } } } } } }] }],
     },
   }));
   return resources;
