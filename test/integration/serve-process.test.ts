@@ -167,6 +167,8 @@ describe('mediamesh command', function () {
     const refusals: [string, string[], RegExp][] = [
       ['some but not all TLS flags', ['--tls-cert', '/tmp/cert.pem'], /--tls-cert, --tls-key, --client-ca go together: --tls-cert given without --tls-key, --client-ca/],
       ['an unreadable TLS file', ['--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem', '--client-ca', '/nonexistent/ca.pem'], /--tls-cert \/nonexistent\/cert\.pem: cannot read: ENOENT/],
+      ['a relay limit of none', ['--relay-ports', '41000-41015', '--relay-sessions-per-proxy', '0'], /--relay-sessions-per-proxy must be a whole number from 1 to 16384, got "0"/],
+      ['a backwards relay port range', ['--relay-ports', '41015-41000'], /--relay-ports: /],
     ];
     for (const [what, args, message] of refusals) {
       it(`exits 2 naming the problem for ${what}`, async () => {

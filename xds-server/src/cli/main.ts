@@ -21,7 +21,7 @@ const usage = `usage: mediamesh <command> [options]
 
 commands:
   serve [--config-dir DIR] [--kubernetes [--watch-namespace NS] [--lease-namespace NS] [--leader-id ID]
-        [--lease-duration 15s]] [--relay-ports LO-HI [--relay-session-timeout 60s]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
+        [--lease-duration 15s]] [--relay-ports LO-HI [--relay-session-timeout 60s] [--relay-sessions-per-proxy 256]] [--xds-port 18000] [--admin-port 9090] [--listen-host 127.0.0.1] [--debounce-ms 100]
         [--strict-debounce] [--rtp-module PATH|remote[=PATH]|search-path] [--rtsp-filter PATH|remote[=PATH]]
         [--tls-cert FILE --tls-key FILE --client-ca FILE] [--debug-from-anywhere] [--forget-after 10m]
         [--webhook-cert FILE --webhook-key FILE [--webhook-port 9443] [INJECT OPTIONS]]
@@ -42,7 +42,8 @@ commands:
         --forget-after: how long a disconnected proxy's state is kept (at most 10,000 are);
         --relay-ports LO-HI: UDP ports for RTSP sessions' relays, which proxies ask for on
         the admin port (/relays/v1); --relay-session-timeout (default 60s) ends a session
-        nothing refreshed;
+        nothing refreshed; --relay-sessions-per-proxy (default 256) bounds the relayed
+        streams one proxy may hold;
         --kubernetes reads routes, Services and EndpointSlices from the cluster (in-cluster
         config, else KUBECONFIG or ~/.kube/config), beside --config-dir if both are given;
         every replica serves xDS, the one holding the Lease mediamesh-control-plane in
@@ -150,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
-        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'rtsp-filter': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' }, 'relay-ports': { type: 'string' }, 'relay-session-timeout': { type: 'string' }, 'webhook-port': { type: 'string' }, 'webhook-cert': { type: 'string' }, 'webhook-key': { type: 'string' }, ...INJECT_FLAGS } });
+        const { values } = parseArgs({ args: rest, options: { 'config-dir': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'listen-host': { type: 'string' }, 'debounce-ms': { type: 'string' }, 'strict-debounce': { type: 'boolean' }, 'rtp-module': { type: 'string' }, 'rtsp-filter': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'client-ca': { type: 'string' }, 'debug-from-anywhere': { type: 'boolean' }, 'forget-after': { type: 'string' }, kubernetes: { type: 'boolean' }, 'watch-namespace': { type: 'string' }, 'lease-namespace': { type: 'string' }, 'leader-id': { type: 'string' }, 'lease-duration': { type: 'string' }, 'relay-ports': { type: 'string' }, 'relay-session-timeout': { type: 'string' }, 'relay-sessions-per-proxy': { type: 'string' }, 'webhook-port': { type: 'string' }, 'webhook-cert': { type: 'string' }, 'webhook-key': { type: 'string' }, ...INJECT_FLAGS } });
         if (!values['config-dir'] && !values.kubernetes) throw new Error('serve needs --config-dir DIR, --kubernetes, or both');
         for (const flag of ['watch-namespace', 'lease-namespace', 'leader-id', 'lease-duration'] as const) {
           if (values[flag] !== undefined && !values.kubernetes) throw new Error(`--${flag} needs --kubernetes`);
@@ -184,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
           forgetAfterMs: parseDurationMs(forgetAfter)!,
           relayPorts: values['relay-ports'],
           relaySessionTimeoutMs: values['relay-session-timeout'] === undefined ? undefined : durationMs(values['relay-session-timeout'], '--relay-session-timeout'),
+          relaySessionsPerProxy: values['relay-sessions-per-proxy'] === undefined ? undefined : countOption(values['relay-sessions-per-proxy'], '--relay-sessions-per-proxy', 1, 16_384),
           webhook: webhookFiles && {
             port: intOption(values['webhook-port'], 'webhook-port', 9443),
             certFile: webhookFiles['webhook-cert'],
@@ -285,4 +287,11 @@ function durationMs(text: string, flag: string): number {
   const problem = durationProblem(text);
   if (problem) throw new Error(`${flag}: ${problem}`);
   return parseDurationMs(text)!;
+}
+
+/** An integer flag within [min, max], or an error naming the flag. */
+function countOption(text: string, flag: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}, got "${text}"`);
+  return n;
 }

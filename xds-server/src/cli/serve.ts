@@ -60,6 +60,8 @@ export interface ServeOptions {
   relayPorts?: string;
   /** How long a relayed RTSP session lives without a request (default 60 s). */
   relaySessionTimeoutMs?: number;
+  /** How many relayed streams one proxy may hold (default 256). */
+  relaySessionsPerProxy?: number;
   /** The admission webhooks (sidecar injection, route validation) over HTTPS on this port. */
   webhook?: WebhookServeOptions;
 }
@@ -132,6 +134,7 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   const tls = o.tls ? loadTls(o.tls) : undefined;
   // Read (and checked) before anything starts, like the xDS TLS files.
   const webhook = o.webhook ? new WebhookServer({ certFile: o.webhook.certFile, keyFile: o.webhook.keyFile, inject: o.webhook.inject }) : undefined;
+  const relayPool = o.relayPorts ? relayPortPool(o.relayPorts) : undefined;
   const host = await listenAddress(o.listenHost);
   const kubernetes = o.kubernetes ? kubernetesMode(o.kubernetes) : undefined;
   const sources = [...(o.configDir ? [new FileSource(o.configDir)] : []), ...(kubernetes ? [kubernetes.source] : [])];
@@ -141,7 +144,7 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
   if (kubernetes) log.info('waiting for the first list of every watched kind', { source: kubernetes.source.describe() });
   await controlPlane.start();
   kubernetes?.attach(controlPlane);
-  const relays = o.relayPorts ? relaySessions(controlPlane, o) : undefined;
+  const relays = relayPool ? relaySessions(controlPlane, relayPool, o) : undefined;
   const ads = new AdsServer(controlPlane.cache, { tls });
   const served = [o.rtpModule.served, rtspFilter.served].flatMap((f) => (f ? [f] : []));
   const admin = new AdminServer(controlPlane, { files: served, debugFromAnywhere: o.debugFromAnywhere, relays });
@@ -169,14 +172,17 @@ export async function startControlPlane(o: ServeOptions): Promise<RunningControl
  */
 const RTSP_RELAYS = { cluster: EXTENSIONS_CLUSTER, timeoutMs: DEFAULT_ACK_TIMEOUT_MS + 1000 };
 
-function relaySessions(controlPlane: ControlPlane, o: ServeOptions): RelaySessions {
-  let pool: PortPool;
+/** Checked before anything starts, so a bad range leaves nothing running. */
+function relayPortPool(text: string): PortPool {
   try {
-    pool = PortPool.parse(o.relayPorts!);
+    return PortPool.parse(text);
   } catch (err) {
     throw new Error(`--relay-ports: ${errorMessage(err)}`);
   }
-  const relays = new RelaySessions({ pool, proxies: controlPlane.proxyResources, translate: { rtpModule: o.rtpModule.source }, sessionTimeoutMs: o.relaySessionTimeoutMs });
+}
+
+function relaySessions(controlPlane: ControlPlane, pool: PortPool, o: ServeOptions): RelaySessions {
+  const relays = new RelaySessions({ pool, proxies: controlPlane.proxyResources, translate: { rtpModule: o.rtpModule.source }, sessionTimeoutMs: o.relaySessionTimeoutMs, sessionsPerProxy: o.relaySessionsPerProxy });
   controlPlane.cache.addEvents({ nodeForgotten: (node) => relays.proxyGone(node) });
   return relays;
 }

@@ -22,7 +22,8 @@ import type { PortPair, PortPool } from './port-pool.js';
 
 export const RELAY_NAMESPACE = 'relays';
 export const DEFAULT_SESSION_TIMEOUT_MS = 60_000;
-export const DEFAULT_SESSIONS_PER_PROXY = 64;
+/** Enough for a proxy in front of a few hundred cameras; each stream is four listeners on it. */
+export const DEFAULT_SESSIONS_PER_PROXY = 256;
 export const DEFAULT_ACK_TIMEOUT_MS = 5_000;
 /** An RTSP session id is at most this long here (RFC 2326 allows any length; real servers use 8-32 characters). */
 const MAX_SESSION_ID = 128;
