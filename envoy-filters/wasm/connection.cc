@@ -499,8 +499,10 @@ void RtspConnection::completeRelay(Relay& relay, const rtsp::Message& response) 
   }
   rtsp::TransportSpec& spec = transport.front();
   const std::optional<rtsp::PortRange> server_ports = spec.serverPort();
+  // The host this connection reached, not the reply's `source`: a server must
+  // not be able to point the proxy's relay (the client's RTCP) at a third party.
   const std::string upstream = host_.serverAddress();
-  std::string server_ip(spec.source() && !spec.source()->empty() ? *spec.source() : hostOfAddress(upstream));
+  const std::string server_ip(hostOfAddress(upstream));
   const std::string local = config_.relays->source == RelayConfig::Source::Local ? host_.localAddress()
                                                                                   : host_.clientAddress();
   spec.setClientPort(relay.client_ports);

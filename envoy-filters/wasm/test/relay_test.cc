@@ -127,6 +127,19 @@ TEST_F(RelayTest, HoldsTheSetupUntilTheRelaysAreGrantedThenRewritesBothWays) {
   EXPECT_EQ(host_.calls.size(), 4u) << "nothing left to end";
 }
 
+TEST_F(RelayTest, TheServersSourceCannotAimTheRelayElsewhere) {
+  describeAndSetup();
+  connection_->onHttpAnswer(host_.calls[0].token, 200, kGrant);
+  driver_->server(
+      "RTSP/1.0 200 OK\r\nCSeq: 3\r\n"
+      "Transport: RTP/AVP;unicast;client_port=40000-40001;server_port=7000-7001;source=203.0.113.9\r\n"
+      "Session: s1\r\n\r\n");
+  ASSERT_EQ(host_.calls.size(), 2u);
+  EXPECT_EQ(host_.calls[1].body, R"({"address":"10.1.0.9","rtcp":7001,"rtp":7000})") << "the upstream host, not the reply's source";
+  EXPECT_NE(toClient().find("source=10.0.0.1"), std::string::npos) << toClient();
+  EXPECT_EQ(toClient().find("203.0.113.9"), std::string::npos);
+}
+
 TEST_F(RelayTest, ClosingTheConnectionEndsItsRelays) {
   describeAndSetup();
   connection_->onHttpAnswer(host_.calls[0].token, 200, kGrant);
