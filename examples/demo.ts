@@ -139,7 +139,7 @@ async function main(): Promise<void> {
       for (const c of cameraClients) c.kill();
     });
     say(`playing ${CAMERAS.map((c) => `rtsp://127.0.0.1:${c.listenPort}${c.path} over RTSP/${c.transport.toUpperCase()}`).join(' and ')} with ffmpeg...`);
-    const relayStats = new RelayStatsSampler(envoy.admin, NODE_ID);
+    const relayStats = new RelayStatsSampler(envoy.admin);
     relayStats.start();
     cleanups.push(() => relayStats.stop());
     const camera = spawn('gst-launch-1.0', ['-q', 'videotestsrc', 'is-live=true', `num-buffers=${frames}`, 'pattern=snow', '!', `video/x-raw,width=640,height=360,framerate=${FRAMES_PER_SECOND}/1`, '!', 'vp8enc', 'deadline=1', 'target-bitrate=2000000', '!', 'rtpvp8pay', 'pt=96', 'mtu=1200', '!', 'udpsink', 'host=127.0.0.1', `port=${LOSSY_HOP_PORT}`, 'sync=true'], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -33,6 +33,8 @@ export interface StepTarget {
   openTimeoutMs: number;
   /** Waits until the proxy is back to idle between steps (relays released). */
   settle?: () => Promise<void>;
+  /** Says why the camera is gone, if it is: a step it did not live through measures nothing. */
+  cameraDied?: () => string | undefined;
 }
 
 export async function concurrencyStep(n: number, t: StepTarget): Promise<StepResult> {
@@ -78,9 +80,11 @@ export async function concurrencyRamp(steps: number[], t: StepTarget, progress: 
   let zeroLoss = 0;
   for (const n of steps) {
     const r = await concurrencyStep(n, t);
+    const died = t.cameraDied?.();
+    if (died) r.error = `the camera died: ${died}`;
     results.push(r);
     progress(`concurrency ${t.side}: ${n} sessions: ${r.opened} opened, ${r.packets} RTP packets, ${r.lost} lost, ${r.starved} starved${r.error ? ` (${r.error})` : ''} → ${r.pass ? 'pass' : 'FAIL'}`);
-    if (!r.pass) break;
+    if (!r.pass || died) break;
     zeroLoss = n;
   }
   return { zeroLoss, steps: results };

@@ -7,7 +7,7 @@
 //   (wasmcustom.mediamesh.rtsp.media.cam1.rtp.*).
 // rtsp/udp: ffmpeg -rtsp_transport udp → media/cam2 → camera-v2; RTP comes
 //   back over UDP through per-session relay listeners the control plane
-//   pushes to the sidecar (route namespace "relays", RTP filter stats
+//   pushes to the sidecar (listeners udp~relays~*, RTP filter stats
 //   mediamesh.rtp.relays.<node>.<session>.*). A sidecar without relays passes
 //   the SETUP unchanged and the camera sends to ffmpeg directly: the row then
 //   shows 0 RTP packets and says why.
@@ -110,7 +110,7 @@ export class RelayStatsSampler {
   private timer: NodeJS.Timeout | undefined;
   listenersSeen = 0;
 
-  constructor(private readonly admin: EnvoyAdmin, private readonly node: string) {}
+  constructor(private readonly admin: EnvoyAdmin) {}
 
   start(intervalMs = 500): void {
     this.timer = setInterval(() => void this.sample().catch(() => undefined), intervalMs);
@@ -122,13 +122,13 @@ export class RelayStatsSampler {
   }
 
   private async sample(): Promise<void> {
-    const prefix = `${RELAY_STATS}${this.node}.`;
-    for (const [name, value] of await this.admin.stats(`^${prefix.replace(/\./g, '\\.')}`)) this.last.set(name, value);
+    // The demo's only relayed session is its rtsp/udp client's (one sidecar, one such client).
+    for (const [name, value] of await this.admin.stats(`^${RELAY_STATS.replace(/\./g, '\\.')}`)) this.last.set(name, value);
     const relays = (await this.admin.listenerNames()).filter((n) => n.startsWith('udp~relays~')).length;
     this.listenersSeen = Math.max(this.listenersSeen, relays);
   }
 
-  /** Sum of one stat over every relayed session of this node. */
+  /** Sum of one stat over every relayed session. */
   total(stat: string): number {
     let sum = 0;
     for (const [name, value] of this.last) if (name.endsWith(`.${stat}`)) sum += value;
