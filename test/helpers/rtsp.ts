@@ -48,12 +48,14 @@ interface ServerEvent {
 export class RtspServerProcess {
   readonly events: ServerEvent[] = [];
   private exited = false;
+  exitStatus: string | undefined;
   private stderr = '';
 
   private constructor(private readonly child: ChildProcess, readonly name: string, readonly payloadType: number) {
     running.add(child);
-    child.on('exit', () => {
+    child.on('exit', (code, signal) => {
       this.exited = true;
+      this.exitStatus = String(signal ?? code);
       running.delete(child);
     });
     child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
@@ -78,8 +80,9 @@ export class RtspServerProcess {
     return this.events.find((e) => e.event === 'ready')?.port ?? 0;
   }
 
-  static async start(o: { name: string; payloadType: number; paths: string[]; port?: number }): Promise<RtspServerProcess> {
-    const child = spawn(DEBIAN_PYTHON, [SERVER_SCRIPT, '--name', o.name, '--payload-type', String(o.payloadType), '--paths', o.paths.join(','), '--port', String(o.port ?? 0)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  static async start(o: { name: string; payloadType: number; paths: string[]; port?: number; width?: number; height?: number; fps?: number }): Promise<RtspServerProcess> {
+    const video = (['width', 'height', 'fps'] as const).flatMap((k) => (o[k] === undefined ? [] : [`--${k}`, String(o[k])]));
+    const child = spawn(DEBIAN_PYTHON, [SERVER_SCRIPT, '--name', o.name, '--payload-type', String(o.payloadType), '--paths', o.paths.join(','), '--port', String(o.port ?? 0), ...video], { stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new RtspServerProcess(child, o.name, o.payloadType);
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline && !server.exited) {
@@ -97,6 +100,11 @@ export class RtspServerProcess {
 
   isRunning(): boolean {
     return !this.exited;
+  }
+
+  /** The tail of its stderr (why it died, when it did). */
+  errorOutput(): string {
+    return this.stderr;
   }
 
   /** Ends the server (SIGKILL for a crash) and waits for it, at most 5 s. */
