@@ -44,7 +44,7 @@ function toolVersion(argv: string[], pattern: RegExp): string {
 }
 
 async function run(o: RtspBenchOptions): Promise<Record<string, unknown>> {
-  const mesh: BenchMesh = await startBenchMesh({ relayPorts: o.relayPorts, envoyConcurrency: o.envoyConcurrency, ...VIDEO, fps: o.fps });
+  const mesh: BenchMesh = await startBenchMesh({ relayPorts: o.relayPorts, relaySessionsPerProxy: o.maxConcurrent + 16, envoyConcurrency: o.envoyConcurrency, ...VIDEO, fps: o.fps });
   try {
     say(`camera rtsp://127.0.0.1:${mesh.cameraPort}${PATH}, mesh rtsp://127.0.0.1:${mesh.meshPort}${PATH} (Envoy, relay ports ${o.relayPorts})`);
 

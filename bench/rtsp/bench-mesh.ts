@@ -21,6 +21,8 @@ export const NODE_ID = 'rtsp-bench-proxy';
 export interface BenchMeshOptions {
   /** Ports the control plane hands out for UDP relays, "LO-HI". */
   relayPorts: string;
+  /** Relayed streams the proxy may hold: the ramp's largest step, and then some. */
+  relaySessionsPerProxy: number;
   envoyConcurrency: number;
   /** The camera's video: small, so one encoder feeds hundreds of sessions. */
   width: number;
@@ -80,7 +82,7 @@ export async function startBenchMesh(o: BenchMeshOptions): Promise<BenchMesh> {
     stops.push(async () => config.cleanup());
     const meshPort = await freeTcpPort();
     config.write('cameras.yaml', meshDocuments(meshPort, camera.port));
-    const cp: RunningControlPlane = await startControlPlane({ configDir: config.dir, listenHost: '127.0.0.1', xdsPort: 0, adminPort: 0, debounceMs: 50, rtpModule: rtpModuleFromOption(undefined), rtspFilter: rtspFilterFromOption(undefined), relayPorts: o.relayPorts });
+    const cp: RunningControlPlane = await startControlPlane({ configDir: config.dir, listenHost: '127.0.0.1', xdsPort: 0, adminPort: 0, debounceMs: 50, rtpModule: rtpModuleFromOption(undefined), rtspFilter: rtspFilterFromOption(undefined), relayPorts: o.relayPorts, relaySessionsPerProxy: o.relaySessionsPerProxy });
     stops.push(() => cp.stop());
     const envoy = await EnvoyProcess.start({
       bootstrapYaml: bootstrapYaml({ nodeId: NODE_ID, cluster: 'mediamesh-proxy', xdsHost: '127.0.0.1', xdsPort: cp.xdsPort, adminAddress: '127.0.0.1', adminPort: 0, delta: false, extensionsHost: '127.0.0.1', extensionsPort: cp.adminPort }),
