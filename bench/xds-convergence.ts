@@ -38,6 +38,7 @@ import { BenchMesh } from './lib/bench-mesh.js';
 import { type BenchOptions, OptionsError, parseBenchOptions, USAGE } from './lib/bench-options.js';
 import type { BenchServer } from './lib/bench-server.js';
 import { wallNowMs } from './lib/clock.js';
+import { buildTimesMs } from './lib/build-times.js';
 import { hotSpots, newestProfile } from './lib/cpu-profile.js';
 import { buildGoPeer, GO_PEER_NAME, GoPeerProcess } from './lib/go-peer-process.js';
 import { PeerViewDir, viewFileText } from './lib/peer-view-files.js';
@@ -147,6 +148,8 @@ interface RoundsResult {
   clientCpuS: number;
   otherBusyCores: number;
   rssAfterKb: number;
+  /** mediamesh: its own time from reading the change to the first push, per measured round (log buildMs); empty for the peer. */
+  buildMs: number[];
 }
 
 /**
@@ -331,7 +334,8 @@ async function measureRounds(o: BenchOptions, res: Resources, plan: RoundPlan, t
   const self = process.cpuUsage(selfCpuBefore);
   const otherBusyS = hostBusySeconds() - hostBusyBefore - serverCpuS - clientCpuS - (self.user + self.system) / 1e6;
   const otherBusyCores = Math.max(0, otherBusyS) / ((wallNowMs() - start) / 1000);
-  return { warmup, measured, serverCpuS, clientCpuS, otherBusyCores, rssAfterKb: rssKb(server.pid) };
+  const buildMs = buildTimesMs(server.recentLogs(100_000)).slice(-o.rounds);
+  return { warmup, measured, serverCpuS, clientCpuS, otherBusyCores, rssAfterKb: rssKb(server.pid), buildMs };
 }
 
 /** One control plane, start to stop: connect every client, run the rounds, release the processes. */
@@ -342,6 +346,7 @@ async function measureTarget(o: BenchOptions, res: Resources, plan: RoundPlan, t
   const all = summarize(r.measured.flatMap((x) => x.samplesMs));
   const rssPerClientKb = (c.rssConnectedKb - c.rssIdleKb) / o.clients;
   say(`${target.name} pooled over ${o.rounds} rounds: p50 ${all.p50.toFixed(1)} ms, p99 ${all.p99.toFixed(1)} ms, max ${all.max.toFixed(1)} ms; server CPU ${r.serverCpuS.toFixed(2)} s over the rounds; other processes kept ${r.otherBusyCores.toFixed(2)} of ${os.cpus().length} CPUs busy meanwhile`);
+  if (r.buildMs.length > 0) say(`${target.name} read-to-first-push per round (server log buildMs): ${r.buildMs.join(', ')} ms`);
   return { connect: c, rounds: r, all, rssPerClientKb };
 }
 
@@ -360,6 +365,7 @@ function targetFigures(sittings: readonly TargetResult[]): Record<string, unknow
   // RSS: the sitting that used the most; CPU: summed over every sitting's measured rounds.
   const biggest = sittings.reduce((a, b) => (b.connect.rssConnectedKb > a.connect.rssConnectedKb ? b : a));
   const sum = (f: (t: TargetResult) => number) => sittings.reduce((s, t) => s + f(t), 0);
+  const buildMs = sittings.flatMap((t) => t.rounds.buildMs);
   return {
     samples: all.count,
     sittings: sittings.length,
@@ -381,6 +387,8 @@ function targetFigures(sittings: readonly TargetResult[]): Record<string, unknow
     connect_s: round(Math.max(...sittings.map((t) => t.connect.connectS)), 2),
     client_cpu_s: round(sum((t) => t.rounds.clientCpuS), 2),
     host_other_busy_cores: round(Math.max(...sittings.map((t) => t.rounds.otherBusyCores)), 2),
+    server_build_ms_p50: buildMs.length > 0 ? round(summarize(buildMs).p50) : null,
+    server_build_ms_max: buildMs.length > 0 ? round(summarize(buildMs).max) : null,
   };
 }
 

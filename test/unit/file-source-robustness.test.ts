@@ -98,6 +98,17 @@ describe('file source', function () {
       });
     }
 
+    it('reads a file rewritten in place at once, even when its size and times may match the last read', () => {
+      // Same inode, same size: only the change time tells, or, where file times are coarse, the racy-read rule (file-stamp.test).
+      fs.writeFileSync(file('live.yaml'), 'a: 1\n');
+      source = new FileSource(config.dir);
+      assert.deepEqual(source.load().documents.map((d) => d.document), [{ a: 1 }]);
+      for (let i = 2; i <= 9; i++) {
+        fs.writeFileSync(file('live.yaml'), `a: ${i}\n`);
+        assert.deepEqual(source.load().documents.map((d) => d.document), [{ a: i }]);
+      }
+    });
+
     it('serves the documents that parsed when there was no good read before', () => {
       config.write('new.yaml', 'a: 1\n---\nb: [\n');
       source = new FileSource(config.dir);

@@ -19,6 +19,7 @@ import type { ConfigSource, SourceChange } from './sources/source.js';
 import { RouteStatusTracker, type RouteStatusEntry } from './status/route-status.js';
 import { type MergedInputs, ObjectStore } from './store/object-store.js';
 import type { TranslateOptions, TranslationError } from './translate/translate.js';
+import { viewKey } from './translate/view.js';
 import { ViewSnapshots } from './translate/view-snapshots.js';
 import { ProxyResources } from './xds/proxy-resources.js';
 import type { PodLocator } from './xds/proxy-view-of.js';
@@ -85,6 +86,8 @@ interface Rebuild {
   problems: ConfigProblem[];
   views: ViewSnapshots;
   errors: TranslationError[];
+  /** One proxy view per distinct (new view key, previous view key) among the proxies, the producer view first. */
+  used: ProxyView[];
 }
 
 export class ControlPlane {
@@ -170,9 +173,22 @@ export class ControlPlane {
     return this.cache.nodeStatus(nodeId)?.view;
   }
 
-  /** The views of every proxy the cache remembers, the producer view first. */
-  private viewsInUse(): ProxyView[] {
-    return [GATEWAY_VIEW, ...this.cache.allNodeStatuses().map((s) => s.view)];
+  /**
+   * The views of the proxies the cache remembers, the producer view first:
+   * one per distinct pair of view keys under the new model and the current
+   * one. Thousands of proxies share a few views, and translation, its errors
+   * and the early-apply check need each pair once, not once per proxy.
+   */
+  private viewsInUse(next: MeshModel): ProxyView[] {
+    const current = this.views.model;
+    const distinct = new Map<string, ProxyView>();
+    const add = (view: ProxyView) => {
+      const key = `${viewKey(next, view)}\0${viewKey(current, view)}`;
+      if (!distinct.has(key)) distinct.set(key, view);
+    };
+    add(GATEWAY_VIEW);
+    for (const status of this.cache.allNodeStatuses()) add(status.view);
+    return [...distinct.values()];
   }
 
   /** Calls `listener` whenever route status may have changed: a reload, or a proxy connecting, ACKing, NACKing or going. */
@@ -237,6 +253,7 @@ export class ControlPlane {
    * the quiet period (see the top of this file); false if it did not.
    */
   async reload(kind: ReloadKind = 'settled'): Promise<boolean> {
+    const startedAt = performance.now();
     try {
       await this.loadSources();
       const rebuild = this.rebuild();
@@ -247,7 +264,7 @@ export class ControlPlane {
           return false;
         }
       }
-      await this.apply(rebuild, kind);
+      await this.apply(rebuild, kind, startedAt);
     } catch (err) {
       if (kind === 'early') return false;
       log.error('config rebuild failed; keeping the last good config', { error: errorMessage(err), snapshot: this.snapshot.version });
@@ -274,13 +291,14 @@ export class ControlPlane {
     const admission = admitDocuments(inputs.documents, this.history);
     const views = new ViewSnapshots(buildModel(admission.config), this.options.translate ?? {}, this.views);
     // The producer view always; every other view some proxy uses now.
-    const used = this.viewsInUse();
+    const used = this.viewsInUse(views.model);
     const errors = new Map<string, TranslationError>();
     for (const view of used) for (const e of views.forView(view).errors) errors.set(`${e.resource}\0${e.reason}`, e);
-    return { inputs, admission, problems: [...inputs.problems, ...admission.problems], views, errors: [...errors.values()] };
+    return { inputs, admission, problems: [...inputs.problems, ...admission.problems], views, errors: [...errors.values()], used };
   }
 
-  private async apply(rebuild: Rebuild, kind: ReloadKind): Promise<void> {
+  /** `startedAt`: when the reload began reading its sources (performance.now()), for the log. */
+  private async apply(rebuild: Rebuild, kind: ReloadKind, startedAt: number): Promise<void> {
     const { inputs, admission, problems, views, errors } = rebuild;
     this.store.commit(inputs);
     this.history = admission.history;
@@ -312,7 +330,7 @@ export class ControlPlane {
     this.views = views;
     this.snapshot = snapshot;
     if (changed) {
-      log.info('config changed', { snapshot: snapshot.version, previous: before, views: views.translated().length, resources: snapshot.resourceCount(), rejected: problems.length, applied: kind });
+      log.info('config changed', { snapshot: snapshot.version, previous: before, views: views.translated().length, resources: snapshot.resourceCount(), rejected: problems.length, applied: kind, buildMs: Math.round((performance.now() - startedAt) * 10) / 10 });
       await this.publish();
     }
   }
@@ -327,7 +345,7 @@ export class ControlPlane {
     const freshError = rebuild.errors.find((e) => !knownErrors.has(errorText(e)));
     if (freshError) return `new translation error: ${errorText(freshError)}`;
     const compared = new Set<string>();
-    for (const view of this.viewsInUse()) {
+    for (const view of rebuild.used) {
       const [after, before] = [rebuild.views.forView(view), this.views.forView(view)];
       // Proxies with equal views share snapshots: compare each pair once, not once per proxy.
       if (compared.has(`${after.key}\0${before.key}`)) continue;

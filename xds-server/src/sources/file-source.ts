@@ -10,11 +10,13 @@
 // the last documents keep serving until the directory is back, so an
 // operator's replace never drains every listener. Likewise for files under a
 // directory that cannot be listed.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { SourcedDocument } from '../api/types.js';
 import type { ConfigProblem } from '../api/validate.js';
 import { type Clock, systemClock } from '../clock.js';
 import { createLogger, type Logger } from '../log.js';
+import { type FileStamp, stampOf, unchangedSince } from './file-stamp.js';
 import { type ParsedFile, parseYamlText } from './parse-yaml.js';
 import { readConfigFile } from './read-config-file.js';
 import { type ConfigTree, pathProblem, rootKind, walkConfigTree } from './read-yaml.js';
@@ -38,6 +40,8 @@ interface FileState {
   lastGood?: SourcedDocument[];
   /** What the file contributed at its last read. */
   served: SourcedDocument[];
+  /** Set when that read was clean: a stat matching it means the file need not be read again. */
+  stamp?: FileStamp;
 }
 
 export class FileSource implements ConfigSource {
@@ -102,6 +106,11 @@ export class FileSource implements ConfigSource {
 
   private loadFile(file: string, documents: SourcedDocument[], problems: ConfigProblem[]): void {
     const before = this.files.get(file);
+    if (before?.stamp && unchangedSince(before.stamp, statOrUndefined(file))) {
+      documents.push(...before.served);
+      return;
+    }
+    const readAt = Date.now();
     const read = readConfigFile(file);
     if (read.kind === 'gone') {
       this.files.delete(file);
@@ -111,14 +120,14 @@ export class FileSource implements ConfigSource {
       const lastGood = before?.lastGood ?? [];
       documents.push(...lastGood);
       problems.push(pathProblem(file, read.reason + fromLastGood(before?.lastGood)));
-      this.files.set(file, { ...before, served: lastGood });
+      this.files.set(file, { ...before, served: lastGood, stamp: undefined });
       return;
     }
     // Documents are treated as immutable downstream, so an unchanged file shares its parse.
     const parsed = before?.text === read.text && before.parsed ? before.parsed : parseYamlText(read.text, file);
     if (parsed.problems.length === 0) {
       documents.push(...parsed.documents);
-      this.files.set(file, { text: read.text, parsed, lastGood: parsed.documents, served: parsed.documents });
+      this.files.set(file, { text: read.text, parsed, lastGood: parsed.documents, served: parsed.documents, stamp: stampOf(read.stat, readAt) });
       return;
     }
     // Without a good read to fall back on, the documents that did parse are better than none.
@@ -132,6 +141,15 @@ export class FileSource implements ConfigSource {
   private keepServing(reason: string): SourceUpdate {
     const documents = [...this.files.values()].flatMap((state) => state.served);
     return { documents, problems: [pathProblem(this.dir, reason + stillServing(documents.length, 'its last documents'))] };
+  }
+}
+
+/** The path's stat, or undefined if it cannot be had (the read that follows says why). */
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
 

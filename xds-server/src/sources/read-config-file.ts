@@ -8,7 +8,8 @@ import { errorMessage } from '../log.js';
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
 export type FileRead =
-  | { kind: 'text'; text: string }
+  /** `stat`: the open file's, taken before its bytes were read. */
+  | { kind: 'text'; text: string; stat: fs.Stats }
   /** The path no longer exists (deleted, or a dangling symlink): the file is gone, not broken. */
   | { kind: 'gone' }
   | { kind: 'failed'; reason: string };
@@ -51,7 +52,7 @@ export function readConfigFile(file: string, maxBytes = MAX_CONFIG_FILE_BYTES): 
     const bytes = buffer.subarray(0, length);
     if (bytes.includes(0)) return { kind: 'failed', reason: 'contains NUL bytes: not a text file' };
     try {
-      return { kind: 'text', text: utf8.decode(bytes) };
+      return { kind: 'text', text: utf8.decode(bytes), stat };
     } catch {
       return { kind: 'failed', reason: 'is not UTF-8 text' };
     }

@@ -8,18 +8,28 @@ import { createLogger } from '../log.js';
 import { DeltaStream } from './delta-stream.js';
 import { XDS_LIMITS } from './limits.js';
 import { identityFromCertificate, type PeerIdentity, peerAddress, plaintextPeer } from './peer-identity.js';
+import { decodeDeltaRequest, decodeSotwRequest } from './request-decoding.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
 import type { AdsStream } from './stream-common.js';
 
 const log = createLogger('xds');
 
-/** SotW streams write pre-encoded responses (see response-encoding.ts): pass their bytes through. */
+/**
+ * SotW streams write pre-encoded responses (see response-encoding.ts): pass
+ * their bytes through. Requests leave their node undecoded until a stream
+ * reads it (request-decoding.ts).
+ */
 const adsServiceDefinition = {
   ...AggregatedDiscoveryServiceService,
   streamAggregatedResources: {
     ...AggregatedDiscoveryServiceService.streamAggregatedResources,
+    requestDeserialize: (value: Buffer): DiscoveryRequest => decodeSotwRequest(value),
     responseSerialize: (value: Buffer): Buffer => value,
+  },
+  deltaAggregatedResources: {
+    ...AggregatedDiscoveryServiceService.deltaAggregatedResources,
+    requestDeserialize: (value: Buffer): DeltaDiscoveryRequest => decodeDeltaRequest(value),
   },
 };
 

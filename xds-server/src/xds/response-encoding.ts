@@ -3,8 +3,7 @@
 //
 // Protobuf lets a field follow the others in any order, so a response is the
 // cached body (version, resources, type URL, control plane) plus field 5
-// (nonce) appended as bytes.
-import { BinaryWriter } from '@bufbuild/protobuf/wire';
+// (nonce) appended as bytes: its tag, its length as a varint, its UTF-8.
 import { DiscoveryResponse } from '../gen/envoy/service/discovery/v3/discovery.js';
 import type { WireResource } from './resources.js';
 import type { Snapshot } from './snapshot.js';
@@ -31,7 +30,18 @@ export function sotwResponseBody(snapshot: Snapshot, typeUrl: TypeUrl, version: 
   return body;
 }
 
+/** The body and its nonce field in one buffer: one allocation and one copy per stream. */
 export function withNonce(body: Buffer, nonce: string): Buffer {
-  const tail = new BinaryWriter().uint32((NONCE_FIELD << 3) | 2).string(nonce).finish();
-  return Buffer.concat([body, tail]);
+  const nonceBytes = Buffer.byteLength(nonce, 'utf8');
+  let lengthBytes = 1;
+  for (let n = nonceBytes; n > 0x7f; n >>>= 7) lengthBytes++;
+  const out = Buffer.allocUnsafe(body.length + 1 + lengthBytes + nonceBytes);
+  body.copy(out, 0);
+  let at = body.length;
+  out[at++] = (NONCE_FIELD << 3) | 2;
+  let n = nonceBytes;
+  for (; n > 0x7f; n >>>= 7) out[at++] = (n & 0x7f) | 0x80;
+  out[at++] = n;
+  out.write(nonce, at, 'utf8');
+  return out;
 }

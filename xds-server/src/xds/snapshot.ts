@@ -48,9 +48,8 @@ export class Snapshot {
         if (seen.has(item.name)) throw new InconsistentSnapshotError([`duplicate ${typeUrl} resource "${item.name}"`]);
         seen.add(item.name);
       }
-      const hash = createHash('sha256');
-      for (const item of items) hash.update(item.name).update('\0').update(item.version).update('\0');
-      const version = hash.digest('hex').slice(0, 12);
+      // One update of the joined text hashes the same bytes as one update per piece, for a fraction of the calls.
+      const version = createHash('sha256').update(items.map((item) => `${item.name}\0${item.version}\0`).join('')).digest('hex').slice(0, 12);
       overall.update(version);
       byType.set(typeUrl, Object.freeze({ version, resources: new Map(items.map((i) => [i.name, i])), list: Object.freeze(items) }));
     }

@@ -95,8 +95,17 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
   protected respond(typeUrl: TypeUrl, snapshot: Snapshot): void {
     const state = this.types.get(typeUrl);
     if (!state?.watchOpen) return;
-    const { version, resources } = this.resourcesToServe(typeUrl, state, snapshot);
     const names = state.wildcard ? '*' : state.names;
+    // Every ACK asks again for every type: settle the common "nothing new" before gathering resources.
+    // (Only clusters' version depends on more than the snapshot: the clusters held back.)
+    if (typeUrl !== TypeUrl.Cluster && state.lastSentVersion !== undefined && !state.resend && askedNothingNew(names, state.lastSentNames)) {
+      const version = snapshot.forType(typeUrl).version;
+      if (version === state.lastSentVersion || version === state.nackedVersion) {
+        state.lastSentNames = names;
+        return;
+      }
+    }
+    const { version, resources } = this.resourcesToServe(typeUrl, state, snapshot);
     if (state.lastSentVersion === undefined && version === state.initialVersion && version !== '') {
       // Reconnected with exactly what we hold: nothing to send, no churn.
       state.lastSentVersion = version;
