@@ -19,7 +19,7 @@ import { UNAUTHENTICATED } from '../../xds-server/src/xds/peer-identity.js';
 import { proxyViewOf } from '../../xds-server/src/xds/proxy-view-of.js';
 import { projectRoot } from '../../xds-server/src/sidecar/envoy-binary.js';
 import { readYamlTree } from '../../xds-server/src/sources/read-yaml.js';
-import { translateModel } from '../../xds-server/src/translate/translate.js';
+import { type TranslateOptions, translateModel } from '../../xds-server/src/translate/translate.js';
 import { Snapshot } from '../../xds-server/src/xds/snapshot.js';
 import { pushOrder, shortTypeName } from '../../xds-server/src/xds/type-urls.js';
 
@@ -41,12 +41,18 @@ function viewsOf(file: string): Record<string, ProxyView | undefined> {
   return views;
 }
 
-function translateDocuments(documents: readonly SourcedDocument[], views: Record<string, ProxyView | undefined>): Record<string, unknown> {
+/** A file may ask for RTSP relays (serve --relay-ports): "# relays: <cluster>". */
+function optionsOf(file: string): TranslateOptions {
+  const cluster = /^# relays: (\S+)$/m.exec(fs.readFileSync(file, 'utf8'))?.[1];
+  return cluster ? { ...options, rtspRelays: { cluster, timeoutMs: 6000 } } : options;
+}
+
+function translateDocuments(documents: readonly SourcedDocument[], views: Record<string, ProxyView | undefined>, translateOptions: TranslateOptions = options): Record<string, unknown> {
   const { config, problems } = validateDocuments(documents);
   const model = buildModel(config);
   const byView: Record<string, unknown> = {};
   for (const [name, view] of Object.entries(views)) {
-    const { resources, errors } = translateModel(model, options, view);
+    const { resources, errors } = translateModel(model, translateOptions, view);
     assert.deepEqual(errors, []);
     const snapshot = Snapshot.fromResources(resources);
     const out: Record<string, unknown> = {};
@@ -63,7 +69,7 @@ function translateDocuments(documents: readonly SourcedDocument[], views: Record
 function translateFile(file: string): Record<string, unknown> {
   const read = readYamlTree(file);
   assert.deepEqual(read.problems, [], 'golden inputs parse');
-  return translateDocuments(read.documents, viewsOf(file));
+  return translateDocuments(read.documents, viewsOf(file), optionsOf(file));
 }
 
 /** A repeatable shuffle, so a failure names an order that can be replayed. */
@@ -97,7 +103,7 @@ describe('translator golden files', () => {
       const file = path.join(dir, 'in', input);
       const documents = readYamlTree(file).documents;
       // Problems point at documents by position; positions move with the order, so compare without them.
-      const bytes = (docs: readonly SourcedDocument[]) => JSON.stringify(translateDocuments(docs, viewsOf(file))).replace(/document \d+/g, 'document N');
+      const bytes = (docs: readonly SourcedDocument[]) => JSON.stringify(translateDocuments(docs, viewsOf(file), optionsOf(file))).replace(/document \d+/g, 'document N');
       const expected = bytes(documents);
       for (let seed = 1; seed <= 10; seed++) assert.equal(bytes(shuffled(documents, seed)), expected, `shuffle seed ${seed}`);
     });
