@@ -324,3 +324,19 @@ export function runClient(command: string, args: string[], timeoutMs: number): P
     });
   });
 }
+
+/**
+ * Whether a gst-launch-1.0 run (without -q) reached EOS: its sink took every
+ * buffer it asked for. Anything it reports after "Setting pipeline to NULL"
+ * is about shutting down: gst-rtsp-server 1.22 sometimes closes a finished
+ * session's connection before the client's PAUSE/TEARDOWN, direct to the
+ * server as much as through the mesh, and gst-launch then exits 1.
+ */
+export function gstReachedEos(run: ProcessRun): { ok: boolean; why: string } {
+  const eos = run.output.indexOf('Got EOS from element "pipeline0"');
+  if (eos < 0) return { ok: false, why: `no EOS (${run.signal ?? run.code}): ${run.output}` };
+  const shutdown = run.output.indexOf('Setting pipeline to NULL', eos);
+  const error = run.output.indexOf('ERROR', 0);
+  if (error >= 0 && (shutdown < 0 || error < shutdown)) return { ok: false, why: `an error before the end: ${run.output}` };
+  return { ok: true, why: '' };
+}
