@@ -141,7 +141,7 @@ describe('manifests (kubectl apply -k manifests/)', () => {
     assert.equal(deployment.spec.replicas, 2);
     assert.equal(pod.containers.length, 1);
     assert.match(container.image, /^ghcr\.io\/mediamesh\/control-plane:\d+\.\d+\.\d+$/);
-    assert.deepEqual(container.args, ['serve', '--kubernetes', '--listen-host', '0.0.0.0', '--xds-port', '18000', '--admin-port', '9090', '--rtp-module', 'remote', '--rtsp-filter', 'remote',
+    assert.deepEqual(container.args, ['serve', '--kubernetes', '--listen-host', '0.0.0.0', '--xds-port', '18000', '--admin-port', '9090', '--rtp-module', 'remote', '--rtsp-filter', 'remote', '--relay-ports', '41000-42999',
       '--webhook-port', '9443', '--webhook-cert', '/etc/mediamesh/webhook/tls.crt', '--webhook-key', '/etc/mediamesh/webhook/tls.key']);
     const fromField = (name: string) => container.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
     assert.equal(fromField('POD_NAME'), 'metadata.name');
@@ -206,6 +206,8 @@ describe('manifests (kubectl apply -k manifests/)', () => {
     assert.equal(target('http-admin'), Number(flag(container.args, '--admin-port')));
     assert.equal(target('https-webhook'), Number(flag(container.args, '--webhook-port')));
     for (const p of svc.spec.ports) assert.ok(container.ports.some((c) => c.containerPort === containerPortOf(container, p.targetPort)), p.name);
+    // With two replicas, a sidecar's relay calls must land where its xDS stream is: both come from its pod IP.
+    assert.equal((svc.spec as { sessionAffinity?: string }).sessionAffinity, 'ClientIP');
   });
 
   it('keep one replica through disruptions', () => {
