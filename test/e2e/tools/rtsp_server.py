@@ -32,6 +32,18 @@ def emit(event, **fields):
     sys.stdout.flush()
 
 
+class PathSharedFactory(GstRtspServer.RTSPMediaFactory):
+    """Shares one pipeline per path, whatever host and port the client's URL
+    names. gst-rtsp-server keys shared media by the whole URL, so a client
+    that came through a proxy (rtsp://proxy:8554/cam) would get a pipeline of
+    its own beside the direct clients' (rtsp://camera:8554/cam): a fresh
+    pipeline starts sending at once, one being joined waits for its next
+    frame, and direct and proxied sessions would not be comparable."""
+
+    def do_gen_key(self, url):
+        return url.abspath
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--address', default='127.0.0.1')
@@ -60,7 +72,7 @@ def main():
     )
     mounts = server.get_mount_points()
     for path in [p.strip() for p in args.paths.split(',') if p.strip()]:
-        factory = GstRtspServer.RTSPMediaFactory()
+        factory = PathSharedFactory()
         factory.set_launch(launch)
         # One pipeline per path for every client: a hundred DESCRIBEs cost one encoder.
         factory.set_shared(True)

@@ -15,6 +15,7 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { createLogger, errorMessage, type Logger } from '../log.js';
 import type { UdpListenerModel } from '../model/ir.js';
+import { Cluster, Cluster_DiscoveryType } from '../gen/envoy/config/cluster/v3/cluster.js';
 import { translateUdpListener, type UdpTranslateOptions } from '../translate/udp-route.js';
 import type { ProxyResourceRequest } from '../xds/proxy-resources.js';
 import { emptyResources, type EnvoyResources } from '../xds/resources.js';
@@ -230,8 +231,10 @@ export function relayResources(s: Session | { node: string; id: string; client: 
     };
     const r = translateUdpListener(model, translate);
     out.listeners.push(r.listener);
-    out.clusters.push(r.cluster);
-    out.endpoints.push(r.assignment);
+    // A relay's one endpoint is known when it is made and never changes: a
+    // STATIC cluster carries it, one resource instead of a cluster and its EDS
+    // assignment (a stream is then 8 resources on its proxy, not 12).
+    out.clusters.push(Cluster.fromPartial({ ...r.cluster, clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.STATIC }, edsClusterConfig: undefined, loadAssignment: r.assignment }));
   }
   return out;
 }
