@@ -3,8 +3,7 @@
 // control plane in this process (file mode, RTSP filter, UDP relay ports)
 // and one Envoy whose RtspRoute listener sends every path to the camera.
 // Direct trials dial the camera; mesh trials dial Envoy's listener.
-import { stringify } from 'yaml';
-import { ConfigDir } from '../../test/helpers/mesh-files.js';
+import { ConfigDir, rtspRouteDocuments } from '../../test/helpers/mesh-files.js';
 import { freeTcpPort } from '../../test/helpers/ports.js';
 import { requireRtspTools, RtspServerProcess } from '../../test/helpers/rtsp.js';
 import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
@@ -42,30 +41,13 @@ export interface BenchMesh {
 }
 
 function meshDocuments(meshPort: number, cameraPort: number): string {
-  const meta = (name: string, labels?: Record<string, string>) => ({ name, namespace: NAMESPACE, ...(labels ? { labels } : {}) });
-  const docs = [
-    { apiVersion: 'v1', kind: 'Service', metadata: meta(ROUTE), spec: { clusterIP: '127.0.0.1', ports: [{ name: 'rtsp', port: meshPort, protocol: 'TCP' }] } },
-    { apiVersion: 'v1', kind: 'Service', metadata: meta('cam-v1'), spec: { ports: [{ name: 'rtsp', port: 8554, protocol: 'TCP' }] } },
-    {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: meta('cam-v1-a', { 'kubernetes.io/service-name': 'cam-v1' }),
-      addressType: 'IPv4',
-      ports: [{ name: 'rtsp', port: cameraPort, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-    },
-    {
-      apiVersion: 'mediamesh.io/v1alpha1',
-      kind: 'RtspRoute',
-      metadata: meta(ROUTE),
-      spec: {
-        parentRefs: [{ kind: 'Service', name: ROUTE, port: meshPort }],
-        rules: [{ matches: [{ path: { type: 'PathPrefix', value: PATH } }], backendRefs: [{ name: 'cam-v1', port: 8554 }] }],
-        timeouts: { connect: '2s', idle: '60s' },
-      },
-    },
-  ];
-  return docs.map((d) => stringify(d)).join('---\n');
+  return rtspRouteDocuments({
+    name: ROUTE,
+    listenPort: meshPort,
+    backends: [{ name: 'cam-v1', port: cameraPort }],
+    rules: [{ matches: [{ path: { type: 'PathPrefix', value: PATH } }], backendRefs: [{ name: 'cam-v1' }] }],
+    extraSpec: { timeouts: { connect: '2s', idle: '60s' } },
+  }, NAMESPACE);
 }
 
 export async function startBenchMesh(o: BenchMeshOptions): Promise<BenchMesh> {

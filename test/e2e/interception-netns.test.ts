@@ -32,7 +32,7 @@ import {
   backendsWith, checkTools, type HttpGetReport, networkingSnapshot, normalizeSave, probe, probeJson, PROXY_UID, PYTHON,
   rulePackets, runScript, saveOutput, startSidecar, type TcpSendReport, type UdpSendReport,
 } from '../helpers/interception.js';
-import { ConfigDir, udpRouteDocuments } from '../helpers/mesh-files.js';
+import { ConfigDir, rtspRouteDocuments, udpRouteDocuments } from '../helpers/mesh-files.js';
 import { NetnsLab, type PodProcess, requireRoot } from '../helpers/netns.js';
 import { waitFor } from '../helpers/poll.js';
 
@@ -48,17 +48,8 @@ const SERVER_FLAGS = ['--proxy-uid', String(PROXY_UID), '--inbound-rtsp-ports', 
 const INBOUND_UDP = [25004, 25006, 25008];
 
 /** An RtspRoute on a Service address, to one backend Service whose endpoint is `backend`. */
-function rtspRouteDocuments(name: string, clusterIP: string, backend: { address: string; port: number }): string {
-  const meta = (n: string, labels?: Record<string, string>) => ({ name: n, namespace: NAMESPACE, ...(labels && { labels }) });
-  return [
-    { apiVersion: 'v1', kind: 'Service', metadata: meta(name), spec: { clusterIP, ports: [{ name: 'rtsp', port: 554, protocol: 'TCP' }] } },
-    { apiVersion: 'v1', kind: 'Service', metadata: meta(`${name}-v1`), spec: { ports: [{ name: 'rtsp', port: backend.port, protocol: 'TCP' }] } },
-    {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: meta(`${name}-v1-a`, { 'kubernetes.io/service-name': `${name}-v1` }), addressType: 'IPv4',
-      ports: [{ name: 'rtsp', port: backend.port, protocol: 'TCP' }], endpoints: [{ addresses: [backend.address], conditions: { ready: true } }],
-    },
-    { apiVersion: 'mediamesh.io/v1alpha1', kind: 'RtspRoute', metadata: meta(name), spec: { parentRefs: [{ kind: 'Service', name, port: 554 }], rules: [{ backendRefs: [{ name: `${name}-v1`, port: backend.port }] }] } },
-  ].map((d) => JSON.stringify(d)).join('\n---\n');
+function rtspRoute(name: string, clusterIP: string, backend: { address: string; port: number }): string {
+  return rtspRouteDocuments({ name, listenPort: 554, clusterIP, backends: [{ name: `${name}-v1`, ...backend }] }, NAMESPACE);
 }
 
 /** Relay ports (RTSP over UDP) both sidecars get listeners from: four per relayed stream. */
@@ -96,8 +87,8 @@ describe('interception in pod namespaces: client and server pods with sidecar En
       extraSpec: { protocol: 'RTP', rtp: { clockRate: { '96': 90_000 } } },
     }, NAMESPACE));
 
-    config.write('rtsp-cams.yaml', rtspRouteDocuments('rtsp-cams', vip(VIPS.rtspCams), { address: server.ip, port: 554 }));
-    config.write('rtsp-lobby.yaml', rtspRouteDocuments('rtsp-lobby', vip(VIPS.rtspLobby), { address: server.ip, port: 8554 }));
+    config.write('rtsp-cams.yaml', rtspRoute('rtsp-cams', vip(VIPS.rtspCams), { address: server.ip, port: 554 }));
+    config.write('rtsp-lobby.yaml', rtspRoute('rtsp-lobby', vip(VIPS.rtspLobby), { address: server.ip, port: 8554 }));
 
     for (const pod of ['client', 'server', 'scratch']) beforeApply[pod] = networkingSnapshot(lab, pod);
     runScript(lab, 'client', ['apply', ...CLIENT_FLAGS]);
@@ -213,8 +204,11 @@ describe('interception in pod namespaces: client and server pods with sidecar En
     const before = await counters();
     const ffmpeg = lab.spawn('client', 'ffmpeg', ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', `rtsp://${vip(VIPS.rtspCams)}:554/cam1`, '-frames:v', '30', '-f', 'null', '-']);
     await ffmpeg.finished(30_000);
-    const gst = lab.spawn('client', 'gst-launch-1.0 rtspsrc', ['gst-launch-1.0', '-q', 'rtspsrc', `location=rtsp://${vip(VIPS.rtspLobby)}:554/lobby`, 'protocols=tcp', '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'fakesink', 'num-buffers=30']);
-    await gst.finished(30_000);
+    const gst = lab.spawn('client', 'gst-launch-1.0 rtspsrc', ['gst-launch-1.0', 'rtspsrc', `location=rtsp://${vip(VIPS.rtspLobby)}:554/lobby`, 'protocols=tcp', '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'fakesink', 'num-buffers=30']);
+    // EOS: the sink took its 30 buffers (an error would have ended the pipeline without it). What
+    // gst-launch reports while shutting down after that is gst-rtsp-server's (test/helpers/rtsp.ts gstReachedEos).
+    await gst.line(/^Got EOS from element "pipeline0"/, 30_000);
+    await gst.stop();
     const after = await counters();
     const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
     figures.push(`RTSP: ffmpeg played .${VIPS.rtspCams}:554/cam1, rtspsrc played .${VIPS.rtspLobby}:554/lobby; connections ${JSON.stringify(delta)}`);

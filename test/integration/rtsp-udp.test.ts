@@ -7,13 +7,12 @@
 // the SETUP and of its reply, and ends the relays with TEARDOWN or the
 // connection. Orchestration failing answers 503 at once, never a hang.
 import assert from 'node:assert/strict';
-import { stringify } from 'yaml';
 import { bootstrapYaml } from '../../xds-server/src/bootstrap/envoy-bootstrap.js';
 import { rtpModuleFromOption } from '../../xds-server/src/cli/rtp-module-option.js';
 import { builtRtspFilterPath, rtspFilterFromOption } from '../../xds-server/src/cli/rtsp-filter-option.js';
 import { type RunningControlPlane, startControlPlane } from '../../xds-server/src/cli/serve.js';
 import { EnvoyProcess } from '../../xds-server/src/sidecar/envoy-process.js';
-import { ConfigDir } from '../helpers/mesh-files.js';
+import { ConfigDir, rtspRouteDocuments } from '../helpers/mesh-files.js';
 import { waitFor } from '../helpers/poll.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { gstReachedEos, requireRtspTools, rtspExchange, RtspServerProcess, runClient } from '../helpers/rtsp.js';
@@ -26,31 +25,15 @@ const STATS = `wasmcustom.mediamesh.rtsp.${NAMESPACE}.${ROUTE}.`;
 const POOL_PAIRS = 8;
 
 function meshDocuments(listenPort: number, cameraPort: number): string {
-  const meta = (name: string, labels?: Record<string, string>) => ({ name, namespace: NAMESPACE, ...(labels ? { labels } : {}) });
-  return [
-    { apiVersion: 'v1', kind: 'Service', metadata: meta(ROUTE), spec: { clusterIP: '127.0.0.1', ports: [{ name: 'rtsp', port: listenPort, protocol: 'TCP' }] } },
-    { apiVersion: 'v1', kind: 'Service', metadata: meta('cam'), spec: { ports: [{ name: 'rtsp', port: 8554, protocol: 'TCP' }] } },
-    {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: meta('cam-a', { 'kubernetes.io/service-name': 'cam' }),
-      addressType: 'IPv4',
-      ports: [{ name: 'rtsp', port: cameraPort, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-    },
-    {
-      apiVersion: 'mediamesh.io/v1alpha1',
-      kind: 'RtspRoute',
-      metadata: meta(ROUTE),
-      spec: {
-        parentRefs: [{ kind: 'Service', name: ROUTE, port: listenPort }],
-        rules: [
-          { matches: [{ path: { type: 'PathPrefix', value: '/tcp-only' } }], transport: 'TCP', backendRefs: [{ name: 'cam', port: 8554 }] },
-          { backendRefs: [{ name: 'cam', port: 8554 }] },
-        ],
-      },
-    },
-  ].map((d) => stringify(d)).join('---\n');
+  return rtspRouteDocuments({
+    name: ROUTE,
+    listenPort,
+    backends: [{ name: 'cam', port: cameraPort }],
+    rules: [
+      { matches: [{ path: { type: 'PathPrefix', value: '/tcp-only' } }], transport: 'TCP', backendRefs: [{ name: 'cam' }] },
+      { backendRefs: [{ name: 'cam' }] },
+    ],
+  }, NAMESPACE);
 }
 
 /** An even port P such that P..P+2*POOL_PAIRS-1 looked free. */

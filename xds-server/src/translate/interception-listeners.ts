@@ -30,7 +30,7 @@ import { Route as UdpProxyRoute } from '../gen/envoy/extensions/filters/udp/udp_
 import { UdpProxyConfig } from '../gen/envoy/extensions/filters/udp/udp_proxy/v3/udp_proxy.js';
 import { TcpProxy, UpstreamConnectMode } from '../gen/mediamesh/envoy/tcp_proxy.js';
 import { type CapturedPorts, INBOUND_RTSP_PROXY_PORT, INBOUND_UDP_PROXY_BASE, OUTBOUND_RTSP_PROXY_PORT } from '../interception/captured-ports.js';
-import { emptyResources, type EnvoyResources, packAny } from '../xds/resources.js';
+import { addResources, emptyResources, type EnvoyResources, packAny } from '../xds/resources.js';
 import {
   INBOUND_RTSP_CLUSTER, INBOUND_RTSP_LISTENER, INBOUND_RTSP_REJECT, INBOUND_RTSP_STAT_ROUTE, INBOUND_RTSP_STAT_PREFIX, inboundUdpName, inboundUdpStatPrefix, OUTBOUND_PASSTHROUGH_CLUSTER, OUTBOUND_PASSTHROUGH_STAT_PREFIX,
   OUTBOUND_RTSP_ENTRY_LISTENER,
@@ -57,7 +57,7 @@ export function interceptionResources(captured: CapturedPorts, options: Intercep
     const filter = inboundRtspFilter(options);
     resources.listeners.push(tcpListener(INBOUND_RTSP_LISTENER, '0.0.0.0', INBOUND_RTSP_PROXY_PORT, INBOUND_RTSP_STAT_PREFIX, INBOUND_RTSP_CLUSTER, false, filter));
     resources.clusters.push(originalDestinationCluster(INBOUND_RTSP_CLUSTER));
-    if (filter) addAll(resources, rtspRejectResources(INBOUND_RTSP_REJECT));
+    if (filter) addResources(resources, rtspRejectResources(INBOUND_RTSP_REJECT));
   }
   captured.inboundUdp.forEach((appPort, index) => {
     resources.listeners.push(inboundUdpListener(appPort, INBOUND_UDP_PROXY_BASE + index, options.rtpModule));
@@ -77,11 +77,6 @@ function inboundRtspFilter(options: InterceptionTranslateOptions): Filter | unde
     relays,
   };
   return rtspWasmFilter(INBOUND_RTSP_LISTENER, config, options.rtspFilter);
-}
-
-function addAll(into: EnvoyResources, from: EnvoyResources): void {
-  into.listeners.push(...from.listeners);
-  into.clusters.push(...from.clusters);
 }
 
 const originalDstFilter: ListenerFilter = {

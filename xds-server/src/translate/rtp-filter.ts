@@ -6,17 +6,14 @@ import { StringValue } from '../gen/google/protobuf/wrappers.js';
 import { DynamicModuleUdpListenerFilter } from '../gen/mediamesh/envoy/dynamic_modules.js';
 import type { UdpListenerModel } from '../model/ir.js';
 import { packAny } from '../xds/resources.js';
-import { durationFromMs } from './proto-values.js';
+import { type ExtensionFile, extensionDataSource } from './proto-values.js';
 
 export const RTP_FILTER_MODULE_NAME = 'mediamesh_rtp_filter';
 /** Every RTP stat is <namespace>.rtp.<route>.<name>. */
 export const RTP_METRICS_NAMESPACE = 'mediamesh';
 
 /** Where Envoy gets the filter's shared object. */
-export type RtpModuleSource =
-  | { kind: 'search-path' }
-  | { kind: 'local'; path: string }
-  | { kind: 'remote'; uri: string; cluster: string; sha256: string };
+export type RtpModuleSource = { kind: 'search-path' } | ExtensionFile;
 
 /** The route key in stat names: <namespace>.<name>. */
 export function rtpStatRoute(model: UdpListenerModel): string {
@@ -52,17 +49,5 @@ export function rtpFilterFor(route: string, clockRates: Readonly<Record<string, 
 }
 
 function moduleSource(source: RtpModuleSource): AsyncDataSource | undefined {
-  switch (source.kind) {
-    case 'search-path':
-      return undefined;
-    case 'local':
-      return { specifier: { $case: 'local', value: { specifier: { $case: 'filename', value: source.path }, watchedDirectory: undefined } } };
-    case 'remote':
-      return {
-        specifier: {
-          $case: 'remote',
-          value: { httpUri: { uri: source.uri, httpUpstreamType: { $case: 'cluster', value: source.cluster }, timeout: durationFromMs(10_000) }, sha256: source.sha256, retryPolicy: undefined },
-        },
-      };
-  }
+  return source.kind === 'search-path' ? undefined : extensionDataSource(source);
 }

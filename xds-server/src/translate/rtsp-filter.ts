@@ -2,14 +2,13 @@
 // mediamesh_rtsp_filter.wasm (envoy-filters/wasm), with the route's match
 // table as its plugin configuration (JSON; the filter's own shape, see
 // envoy-filters/wasm/filter_config.h).
-import type { AsyncDataSource } from '../gen/envoy/config/core/v3/base.js';
 import type { Filter } from '../gen/envoy/config/listener/v3/listener_components.js';
 import { StringValue } from '../gen/google/protobuf/wrappers.js';
 import { WasmFailurePolicy, WasmNetworkFilter } from '../gen/mediamesh/envoy/wasm.js';
 import type { RtspListenerModel, RtspPathMatchModel, RtspRuleModel } from '../model/ir.js';
 import { packAny } from '../xds/resources.js';
 import { RTSP_REJECT_CLUSTER, rtspClusterName, rtspListenerName, rtspStatRoute } from './names.js';
-import { durationFromMs } from './proto-values.js';
+import { type ExtensionFile, extensionDataSource } from './proto-values.js';
 
 /** Every connection of every RtspRoute shares one VM per worker (different plugin configurations). */
 export const RTSP_FILTER_VM_ID = 'mediamesh_rtsp';
@@ -17,9 +16,7 @@ export const RTSP_FILTER_ROOT_ID = 'mediamesh_rtsp';
 export const RTSP_FILTER_NAME = 'envoy.filters.network.wasm';
 
 /** Where Envoy gets the filter's .wasm. */
-export type RtspFilterSource =
-  | { kind: 'local'; path: string }
-  | { kind: 'remote'; uri: string; cluster: string; sha256: string };
+export type RtspFilterSource = ExtensionFile;
 
 /**
  * UDP transport through relays: the bootstrap cluster of the control plane's
@@ -94,7 +91,7 @@ export function rtspWasmFilter(pluginName: string, pluginConfig: RtspFilterConfi
       vmConfig: {
         vmId: RTSP_FILTER_VM_ID,
         runtime: 'envoy.wasm.runtime.v8',
-        code: codeSource(source),
+        code: extensionDataSource(source),
       },
       configuration: packAny('google.protobuf.StringValue', { value: JSON.stringify(pluginConfig) }, StringValue),
       // A VM that traps is replaced; the connection it was serving is closed.
@@ -105,18 +102,4 @@ export function rtspWasmFilter(pluginName: string, pluginConfig: RtspFilterConfi
     name: RTSP_FILTER_NAME,
     configType: { $case: 'typedConfig', value: packAny('envoy.extensions.filters.network.wasm.v3.Wasm', config, WasmNetworkFilter) },
   };
-}
-
-function codeSource(source: RtspFilterSource): AsyncDataSource {
-  switch (source.kind) {
-    case 'local':
-      return { specifier: { $case: 'local', value: { specifier: { $case: 'filename', value: source.path }, watchedDirectory: undefined } } };
-    case 'remote':
-      return {
-        specifier: {
-          $case: 'remote',
-          value: { httpUri: { uri: source.uri, httpUpstreamType: { $case: 'cluster', value: source.cluster }, timeout: durationFromMs(10_000) }, sha256: source.sha256, retryPolicy: undefined },
-        },
-      };
-  }
 }

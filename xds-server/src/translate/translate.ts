@@ -6,7 +6,7 @@
 // them needs once (RTSP's reject listener and cluster).
 import type { MeshModel, RtspListenerModel, UdpListenerModel } from '../model/ir.js';
 import { GATEWAY_VIEW, type ProxyView } from '../model/proxy-view.js';
-import { emptyResources, type EnvoyResources } from '../xds/resources.js';
+import { addResources, emptyResources, type EnvoyResources } from '../xds/resources.js';
 import { errorMessage } from '../log.js';
 import { rtspListenerName, udpListenerName } from './names.js';
 import { type RtspTranslateOptions, rtspSharedResources, translateRtspListener } from './rtsp-route.js';
@@ -90,10 +90,3 @@ export function translateListener<L extends ViewListener>(kind: ListenerKind<L>,
   }
 }
 
-export function addResources(into: EnvoyResources, from: EnvoyResources): void {
-  into.listeners.push(...from.listeners);
-  into.clusters.push(...from.clusters);
-  into.endpoints.push(...from.endpoints);
-  into.routes.push(...from.routes);
-  into.secrets.push(...from.secrets);
-}

@@ -6,9 +6,9 @@
 // sidecar's interception listeners are made once per set of captured ports.
 import type { MeshModel } from '../model/ir.js';
 import type { ProxyView } from '../model/proxy-view.js';
-import { emptyResources, type EnvoyResources, toWireResources, type WireResource } from '../xds/resources.js';
+import { addResources, emptyResources, type EnvoyResources, toWireResources, type WireResource } from '../xds/resources.js';
 import { consistencyProblems, InconsistentSnapshotError, Snapshot } from '../xds/snapshot.js';
-import { addResources, LISTENER_KINDS, type ListenerKind, type TranslateOptions, type TranslationError, translateListener } from './translate.js';
+import { LISTENER_KINDS, type ListenerKind, type TranslateOptions, type TranslationError, translateListener } from './translate.js';
 import { capturedForView, type ListenerBinding, listenerOptionsForView, selectForView, type ViewListener, viewKey } from './view.js';
 import { interceptionResources } from './interception-listeners.js';
 import { type CapturedPorts, capturedPortsKey } from '../interception/captured-ports.js';

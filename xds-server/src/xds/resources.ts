@@ -27,6 +27,14 @@ export function emptyResources(): EnvoyResources {
   return { listeners: [], clusters: [], endpoints: [], routes: [], secrets: [] };
 }
 
+export function addResources(into: EnvoyResources, from: EnvoyResources): void {
+  into.listeners.push(...from.listeners);
+  into.clusters.push(...from.clusters);
+  into.endpoints.push(...from.endpoints);
+  into.routes.push(...from.routes);
+  into.secrets.push(...from.secrets);
+}
+
 /** One resource ready for the wire: packed once, shared by every stream. */
 export interface WireResource {
   readonly name: string;
