@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Node } from '../../xds-server/src/gen/envoy/config/core/v3/base.js';
 import { DeltaDiscoveryRequest, DiscoveryRequest, DiscoveryResponse } from '../../xds-server/src/gen/envoy/service/discovery/v3/discovery.js';
 import { decodeDeltaRequest, decodeSotwRequest } from '../../xds-server/src/xds/request-decoding.js';
+import { wholeType } from '../../xds-server/src/xds/named-selection.js';
 import { sotwResponseBody, withNonce } from '../../xds-server/src/xds/response-encoding.js';
 import { Snapshot } from '../../xds-server/src/xds/snapshot.js';
 import { TypeUrl } from '../../xds-server/src/xds/type-urls.js';
@@ -22,7 +23,7 @@ describe('xDS wire steps', () => {
   it('a response body plus its appended nonce decodes as the response encoded whole, for short and long nonces', () => {
     const snapshot = Snapshot.fromResources(udpResources([{ listener: 'l1', port: 5000, cluster: 'c1', endpoints: [6000, 6001] }]));
     const eds = snapshot.forType(TypeUrl.ClusterLoadAssignment);
-    const body = sotwResponseBody(snapshot, TypeUrl.ClusterLoadAssignment, eds.version, eds.list);
+    const body = sotwResponseBody(snapshot, TypeUrl.ClusterLoadAssignment, eds.version, wholeType(eds));
     for (const nonce of ['1', '4242', 'n'.repeat(127), 'n'.repeat(128), 'ñ'.repeat(200)]) {
       const decoded = DiscoveryResponse.decode(withNonce(body, nonce));
       assert.equal(decoded.nonce, nonce);

@@ -19,7 +19,7 @@ import type { ConfigSource, SourceChange } from './sources/source.js';
 import { RouteStatusTracker, type RouteStatusEntry } from './status/route-status.js';
 import { type MergedInputs, ObjectStore } from './store/object-store.js';
 import type { TranslateOptions, TranslationError } from './translate/translate.js';
-import { viewKey } from './translate/view.js';
+import { viewKey, viewShape } from './translate/view.js';
 import { ViewSnapshots } from './translate/view-snapshots.js';
 import { ProxyResources } from './xds/proxy-resources.js';
 import type { PodLocator } from './xds/proxy-view-of.js';
@@ -181,13 +181,17 @@ export class ControlPlane {
    */
   private viewsInUse(next: MeshModel): ProxyView[] {
     const current = this.views.model;
+    // Proxies are many and their shapes few: find the shapes first, then their keys under both models.
+    const shapes = new Map<string, ProxyView>([[viewShape(GATEWAY_VIEW), GATEWAY_VIEW]]);
+    for (const status of this.cache.allNodeStatuses()) {
+      const shape = viewShape(status.view);
+      if (!shapes.has(shape)) shapes.set(shape, status.view);
+    }
     const distinct = new Map<string, ProxyView>();
-    const add = (view: ProxyView) => {
+    for (const view of shapes.values()) {
       const key = `${viewKey(next, view)}\0${viewKey(current, view)}`;
       if (!distinct.has(key)) distinct.set(key, view);
-    };
-    add(GATEWAY_VIEW);
-    for (const status of this.cache.allNodeStatuses()) add(status.view);
+    }
     return [...distinct.values()];
   }
 
@@ -380,10 +384,15 @@ export class ControlPlane {
 
   /**
    * Hands every node its snapshot, yielding to the event loop between
-   * batches so the first proxies' responses go out (and their ACKs come back)
-   * while the rest are still being served.
+   * batches so the first proxies' responses go out while the rest are still
+   * being served. The proxies' answers wait until all are served
+   * (request-deferral.ts).
    */
-  private async publish(): Promise<void> {
+  private publish(): Promise<void> {
+    return this.cache.requests.during(() => this.publishInBatches());
+  }
+
+  private async publishInBatches(): Promise<void> {
     const views = this.views;
     const nodes = this.cache.knownNodes();
     for (let i = 0; i < nodes.length; i++) {

@@ -77,12 +77,14 @@ export function createMetrics(controlPlane: ControlPlane): Registry {
   const latencyOf = perType((type) => latency.labels({ type }));
 
   // Send times of responses awaiting an answer: node → type → (version, time).
-  const pending = new Map<string, Map<TypeUrl, { version: string; at: bigint }>>();
+  // Times are performance.now() (monotonic milliseconds): a push to every proxy lands here, and a double costs less than a bigint.
+  const pending = new Map<string, Map<TypeUrl, { version: string; at: number }>>();
   const observe = (nodeId: string, typeUrl: TypeUrl, version: string): void => {
-    const sent = pending.get(nodeId)?.get(typeUrl);
+    const byType = pending.get(nodeId);
+    const sent = byType?.get(typeUrl);
     if (sent && sent.version === version) {
-      latencyOf(typeUrl).observe(Number(process.hrtime.bigint() - sent.at) / 1e9);
-      pending.get(nodeId)!.delete(typeUrl);
+      latencyOf(typeUrl).observe((performance.now() - sent.at) / 1e3);
+      byType!.delete(typeUrl);
     }
   };
   cache.addEvents({
@@ -90,7 +92,7 @@ export function createMetrics(controlPlane: ControlPlane): Registry {
       pushesOf(typeUrl).inc();
       let byType = pending.get(nodeId);
       if (!byType) pending.set(nodeId, (byType = new Map()));
-      byType.set(typeUrl, { version, at: process.hrtime.bigint() });
+      byType.set(typeUrl, { version, at: performance.now() });
     },
     acked(nodeId, typeUrl, version) {
       acksOf(typeUrl).inc();

@@ -23,6 +23,7 @@ export interface ViewSnapshot {
 
 export class ViewSnapshots {
   private readonly byKey = new Map<string, ViewSnapshot>();
+  private readonly byView = new WeakMap<ProxyView, ViewSnapshot>();
   /** Per binding (plain for gateways, transparent for sidecars, unbound RTSP for intercepted ones), per listener, its translation. */
   private readonly byListener = new Map<string, Map<object, Translated>>();
   /** Translations by kind, binding and listener content, for the next rebuild: only what this model uses is kept. */
@@ -47,6 +48,9 @@ export class ViewSnapshots {
 
   /** Translates the view's routes the first time a view with this key is asked for; throws if the result is inconsistent. */
   forView(view: ProxyView): ViewSnapshot {
+    // A push asks for every proxy's view: answer a view object seen before without building its key.
+    const seen = this.byView.get(view);
+    if (seen) return seen;
     const key = viewKey(this.model, view);
     let found = this.byKey.get(key);
     if (!found) {
@@ -86,6 +90,7 @@ export class ViewSnapshots {
       found = Object.freeze({ key, snapshot, errors: Object.freeze(errors) });
       this.byKey.set(key, found);
     }
+    this.byView.set(view, found);
     return found;
   }
 

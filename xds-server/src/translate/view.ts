@@ -31,10 +31,32 @@ function routesKey(model: MeshModel, view: ProxyView): string {
 }
 
 export function viewKey(model: MeshModel, view: ProxyView): string {
-  const routes = routesKey(model, view);
-  const binding = listenerOptionsForView(view).transparent ? `${routes}+transparent` : routes;
-  const captured = capturedForView(view);
-  return captured ? `${binding}+captured(${capturedPortsKey(captured)})` : binding;
+  return `${routesKey(model, view)}${bindingSuffix(view)}`;
+}
+
+/**
+ * What of a view's key depends on the view alone, kept per view object
+ * (views are never changed once made): every rebuild asks it of every
+ * connected proxy, and a push for each of them again.
+ */
+const bindingSuffixes = new WeakMap<ProxyView, string>();
+function bindingSuffix(view: ProxyView): string {
+  let suffix = bindingSuffixes.get(view);
+  if (suffix === undefined) {
+    const captured = capturedForView(view);
+    suffix = `${listenerOptionsForView(view).transparent ? '+transparent' : ''}${captured ? `+captured(${capturedPortsKey(captured)})` : ''}`;
+    bindingSuffixes.set(view, suffix);
+  }
+  return suffix;
+}
+
+/**
+ * Views with the same shape have the same key under every model: what the
+ * key depends on (the namespace) plus the binding. Lets a caller find the
+ * distinct views among many proxies without building keys for each.
+ */
+export function viewShape(view: ProxyView): string {
+  return view.namespace === undefined ? bindingSuffix(view) : `${view.namespace}/${bindingSuffix(view)}`;
 }
 
 export interface ListenerBinding {

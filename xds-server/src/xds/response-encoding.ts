@@ -5,29 +5,33 @@
 // cached body (version, resources, type URL, control plane) plus field 5
 // (nonce) appended as bytes: its tag, its length as a varint, its UTF-8.
 import { DiscoveryResponse } from '../gen/envoy/service/discovery/v3/discovery.js';
+import type { Selection } from './named-selection.js';
 import type { WireResource } from './resources.js';
 import type { Snapshot } from './snapshot.js';
 import type { TypeUrl } from './type-urls.js';
 
 const NONCE_FIELD = 5;
-const bodies = new WeakMap<Snapshot, Map<string, Buffer>>();
-/** Distinct named-subscription bodies kept per snapshot: clients choose the names, so the cache must not grow with them. */
-const MAX_BODIES_PER_SNAPSHOT = 64;
+/** Per snapshot and type: the body for each selection (named-selection.ts) at the version it was made for. */
+const bodies = new WeakMap<Snapshot, Map<TypeUrl, Map<string, { version: string; body: Buffer }>>>();
+/** Distinct selections' bodies kept per snapshot and type: clients choose the names, so the cache must not grow with them. */
+const MAX_BODIES_PER_TYPE = 64;
 
-/** The encoded response body (no nonce) for this snapshot, type, version and resource set. */
-export function sotwResponseBody(snapshot: Snapshot, typeUrl: TypeUrl, version: string, resources: readonly WireResource[]): Buffer {
+/** The encoded response body (no nonce) for this snapshot, type, version and selection of resources. */
+export function sotwResponseBody(snapshot: Snapshot, typeUrl: TypeUrl, version: string, selection: Selection): Buffer {
   let perSnapshot = bodies.get(snapshot);
   if (!perSnapshot) bodies.set(snapshot, (perSnapshot = new Map()));
-  // Streams serving a whole type share the snapshot's list: no need to spell out its names.
-  const whole = resources === snapshot.forType(typeUrl).list;
-  const key = whole ? `${typeUrl} ${version} *` : `${typeUrl} ${version} ${resources.map((r) => r.name).join(',')}`;
-  let body = perSnapshot.get(key);
-  if (!body) {
-    const bytes = DiscoveryResponse.encode(DiscoveryResponse.fromPartial({ versionInfo: version, typeUrl, resources: resources.map((r) => r.packed), controlPlane: { identifier: 'mediamesh' } })).finish();
-    body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (perSnapshot.size < MAX_BODIES_PER_SNAPSHOT) perSnapshot.set(key, body);
-  }
+  let perType = perSnapshot.get(typeUrl);
+  if (!perType) perSnapshot.set(typeUrl, (perType = new Map()));
+  const found = perType.get(selection.key);
+  if (found?.version === version) return found.body;
+  const body = encodeBody(typeUrl, version, selection.list);
+  if (found || perType.size < MAX_BODIES_PER_TYPE) perType.set(selection.key, { version, body });
   return body;
+}
+
+function encodeBody(typeUrl: TypeUrl, version: string, resources: readonly WireResource[]): Buffer {
+  const bytes = DiscoveryResponse.encode(DiscoveryResponse.fromPartial({ versionInfo: version, typeUrl, resources: resources.map((r) => r.packed), controlPlane: { identifier: 'mediamesh' } })).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The body and its nonce field in one buffer: one allocation and one copy per stream. */

@@ -9,6 +9,7 @@ import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { NodeStatus, TypeStatus } from './node-status.js';
 import { identityUri, NodeIdClaimedError, type PeerIdentity } from './peer-identity.js';
 import { type PodLocator, proxyViewOf } from './proxy-view-of.js';
+import { RequestDeferral } from './request-deferral.js';
 import type { Snapshot } from './snapshot.js';
 import type { TypeUrl } from './type-urls.js';
 
@@ -51,6 +52,8 @@ export class SnapshotCache {
   private readonly listeners = new Map<string, Set<SnapshotListener>>();
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly events: CacheEvents[] = [];
+  /** Streams hand their requests here, so a push to every proxy goes out before their answers are read. */
+  readonly requests = new RequestDeferral();
 
   constructor(private readonly options: SnapshotCacheOptions = {}) {
     this.clock = options.clock ?? systemClock;

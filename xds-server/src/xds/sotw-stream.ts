@@ -9,6 +9,7 @@ import { sotwResponseBody, withNonce } from './response-encoding.js';
 import type { Logger } from '../log.js';
 import { contentVersion, type WireResource } from './resources.js';
 import type { SnapshotCache } from './snapshot-cache.js';
+import { namesKey, type Selection, selectNamed, wholeType, withAdded } from './named-selection.js';
 import type { Snapshot } from './snapshot.js';
 import { AdsStream, clustersMayBeRemoved, heldClusters } from './stream-common.js';
 import { TypeUrl, wildcardTypes } from './type-urls.js';
@@ -20,6 +21,10 @@ interface SotwTypeState {
   /** Some request for this type named resources: an empty list now means "none", not legacy wildcard. */
   named: boolean;
   names: ReadonlySet<string>;
+  /** The list `names` was made from, as the proxy sent it. */
+  namesAsked: readonly string[];
+  /** namesKey of `names`: which shared selection serves them (named-selection.ts). */
+  namesKey: string;
   /** version_info of the first request: what the proxy already had from an earlier stream. */
   initialVersion: string;
   lastNonce?: string;
@@ -46,7 +51,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
     let state = this.types.get(typeUrl);
     if (!state) {
       // A nonce from an earlier stream means nothing here: treat this as the first request.
-      state = { watchOpen: false, wildcard: false, named: false, names: new Set(), initialVersion: req.versionInfo, sent: new Map() };
+      state = { watchOpen: false, wildcard: false, named: false, names: new Set(), namesAsked: [], namesKey: namesKey([]), initialVersion: req.versionInfo, sent: new Map() };
       this.types.set(typeUrl, state);
     } else if (req.responseNonce !== state.lastNonce) {
       this.log.debug('ignoring request with stale nonce', { node: nodeId, typeUrl, nonce: req.responseNonce, expected: state.lastNonce });
@@ -67,7 +72,12 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
       this.cache.recordAck(nodeId, typeUrl, req.versionInfo);
     }
     this.checkNameCount(typeUrl, req.resourceNames.length, 'the request names');
-    state.names = new Set(req.resourceNames);
+    // An ACK repeats the names of the request before it: keep the set it made.
+    if (!sameList(req.resourceNames, state.namesAsked)) {
+      state.names = new Set(req.resourceNames);
+      state.namesAsked = req.resourceNames;
+      state.namesKey = namesKey([...state.names]);
+    }
     state.named ||= req.resourceNames.length > 0;
     state.wildcard = wildcardTypes.has(typeUrl) && (!state.named || state.names.has('*'));
     state.watchOpen = true;
@@ -105,12 +115,13 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
         return;
       }
     }
-    const { version, resources } = this.resourcesToServe(typeUrl, state, snapshot);
+    const { version, selection } = this.resourcesToServe(typeUrl, state, snapshot);
+    const resources = selection.list;
     if (state.lastSentVersion === undefined && version === state.initialVersion && version !== '') {
       // Reconnected with exactly what we hold: nothing to send, no churn.
       state.lastSentVersion = version;
       state.lastSentNames = names;
-      state.sent = new Map(resources.map((r) => [r.name, r]));
+      state.sent = selection.byName;
       state.ackedVersion = version;
       this.cache.recordInSync(this.nodeId!, typeUrl, version);
       return;
@@ -132,28 +143,34 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
     state.lastNonce = nonce;
     state.lastSentVersion = version;
     state.lastSentNames = names;
-    state.sent = new Map(resources.map((r) => [r.name, r]));
-    this.send(withNonce(sotwResponseBody(snapshot, typeUrl, version, resources), nonce));
+    state.sent = selection.byName;
+    this.send(withNonce(sotwResponseBody(snapshot, typeUrl, version, selection), nonce));
     this.cache.recordPush(this.nodeId!, typeUrl, version);
   }
 
-  private resourcesToServe(typeUrl: TypeUrl, state: SotwTypeState, snapshot: Snapshot): { version: string; resources: readonly WireResource[] } {
+  private resourcesToServe(typeUrl: TypeUrl, state: SotwTypeState, snapshot: Snapshot): { version: string; selection: Selection } {
     const typeSnapshot = snapshot.forType(typeUrl);
-    const resources: readonly WireResource[] = state.wildcard
-      ? typeSnapshot.list
-      : [...state.names].map((n) => typeSnapshot.resources.get(n)).filter((r): r is WireResource => r !== undefined);
-    if (typeUrl !== TypeUrl.Cluster) return { version: typeSnapshot.version, resources };
+    const selection = state.wildcard ? wholeType(typeSnapshot) : selectNamed(typeSnapshot, state.names, state.namesKey);
+    if (typeUrl !== TypeUrl.Cluster) return { version: typeSnapshot.version, selection };
     const release = clustersMayBeRemoved(snapshot, (t) => this.types.get(t)?.ackedVersion, (t) => this.types.has(t));
     const held = heldClusters(snapshot, state.sent.values(), release);
-    if (held.length === 0) return { version: typeSnapshot.version, resources };
+    if (held.length === 0) return { version: typeSnapshot.version, selection };
     const heldKey = contentVersion(Buffer.from(held.map((c) => `${c.name}@${c.version}`).sort().join(',')));
-    return { version: `${typeSnapshot.version}+held.${heldKey}`, resources: [...resources, ...held] };
+    return { version: `${typeSnapshot.version}+held.${heldKey}`, selection: withAdded(selection, held) };
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function askedNothingNew(names: ReadonlySet<string> | '*', lastSent: ReadonlySet<string> | '*' | undefined): boolean {
   if (lastSent === undefined) return false;
-  if (names === '*' || lastSent === '*') return names === lastSent;
+  // An ACK keeps the set of the request before it: usually the very set last answered.
+  if (names === lastSent) return true;
+  if (names === '*' || lastSent === '*') return false;
   for (const name of names) if (!lastSent.has(name)) return false;
   return true;
 }

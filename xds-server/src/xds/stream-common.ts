@@ -177,6 +177,10 @@ export abstract class AdsStream<Req extends { node?: Node | undefined; typeUrl: 
   }
 
   private onData(req: Req): void {
+    this.cache.requests.run(() => this.handleData(req));
+  }
+
+  private handleData(req: Req): void {
     if (this.closed) return;
     try {
       if (this.nodeId === undefined) {
