@@ -307,11 +307,13 @@ export interface ProcessRun {
 }
 
 /** Runs a client to completion, killed after `timeoutMs`; output is stdout and stderr's tail. */
-export function runClient(command: string, args: string[], timeoutMs: number): Promise<ProcessRun> {
+export function runClient(command: string, args: string[], timeoutMs: number, stop?: AbortSignal): Promise<ProcessRun> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
+    // A caller that has seen what it waited for ends the client early: the timeout is only the bound.
+    stop?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
     let output = '';
     const keep = (d: Buffer) => (output = (output + d.toString()).slice(-4000));
     child.stdout!.on('data', keep);

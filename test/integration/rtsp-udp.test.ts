@@ -111,16 +111,19 @@ describe('RTSP with UDP transport through relays (one proxy, ffmpeg and GStreame
   });
 
   it('RTCP crosses the relays both ways: the server\'s reports to the client, the client\'s to the server', async () => {
-    const run = runClient('gst-launch-1.0', ['-q', 'rtspsrc', `location=${url('/cam1')}`, 'protocols=udp', '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'fakesink'], 15_000);
+    const done = new AbortController();
+    const run = runClient('gst-launch-1.0', ['-q', 'rtspsrc', `location=${url('/cam1')}`, 'protocols=udp', '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'fakesink'], 40_000, done.signal);
     const relay = await waitFor('a relayed stream', () => cp!.relays!.list()[0], 10_000);
     const received = async (port: number) => {
       const s = await envoy!.admin.stats('^udp\\.relays\\.');
       return [...s].filter(([k]) => k.endsWith(`.${port}.downstream_sess_rx_datagrams`)).reduce((n, [, v]) => n + v, 0);
     };
-    // RTCP reports come every few seconds (RFC 3550's interval, at least 5 s on average, the first sooner).
-    await waitFor('a server report relayed toward the client', async () => (await received(relay.toClient.rtcp)) > 0, 12_000);
-    await waitFor('a client report relayed toward the server', async () => (await received(relay.toServer.rtcp)) > 0, 12_000);
+    // RTCP reports come every few seconds (RFC 3550's interval, at least 5 s on average, randomized, the first sooner);
+    // the client plays until both were seen, for at most 40 s.
+    await waitFor('a server report relayed toward the client', async () => (await received(relay.toClient.rtcp)) > 0, 30_000);
+    await waitFor('a client report relayed toward the server', async () => (await received(relay.toServer.rtcp)) > 0, 30_000);
     assert.ok((await received(relay.toClient.rtp)) > 0, 'and RTP toward the client');
+    done.abort();
     await run;
     await waitFor('no relay listener left', async () => (await relayListeners()).length === 0, 10_000);
   });
