@@ -69,7 +69,7 @@ class Worker {
         if (this.channels.length % rampBatch === 0) await new Promise((r) => setTimeout(r, rampIntervalMs));
       }
       const spec = specs[i]!;
-      const proxy = createProxy(this.config.protocol, channel!, spec, expectationOf(this.config.initial, spec), hooks);
+      const proxy = createProxy(this.config, channel!, spec, expectationOf(this.config.initial, spec), hooks);
       this.proxies.push(proxy);
       proxy.start();
       this.streams++;

@@ -26,6 +26,8 @@ export interface BenchOptions {
   change: ChangeKind;
   writeMode: WriteMode;
   protocol: XdsProtocol;
+  /** SotW clients send their node with every request (Envoy's default), not the first only (as `mediamesh bootstrap` configures). */
+  nodeOnEveryRequest: boolean;
   debounceMs: number;
   strictDebounce: boolean;
   timeoutS: number;
@@ -65,6 +67,8 @@ export const USAGE = `usage: npm run bench:xds -- [options]
   --change endpoint|listener  EDS-only (default) or LDS-only change of one route
   --write rename|in-place     how the route file is rewritten (default rename: temp file + rename)
   --delta                     DeltaAggregatedResources instead of SotW
+  --node-on-every-request     SotW clients send their node with every request (Envoy's default);
+                              by default only with the first, as \`mediamesh bootstrap\` configures Envoy
   --debounce-ms N             the server's config debounce (default 100)
   --strict-debounce           every change waits for the debounce (serve --strict-debounce);
                               by default a renamed-in file that only changes objects applies early
@@ -94,6 +98,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     change: { type: 'string' },
     write: { type: 'string' },
     delta: { type: 'boolean' },
+    'node-on-every-request': { type: 'boolean' },
     'debounce-ms': { type: 'string' },
     'strict-debounce': { type: 'boolean' },
     'clients-per-connection': { type: 'string' },
@@ -135,6 +140,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     change,
     writeMode,
     protocol: v.delta ? 'delta' : 'sotw',
+    nodeOnEveryRequest: v['node-on-every-request'] ?? false,
     debounceMs: int(v['debounce-ms'], 'debounce-ms', 100, 0, 10_000),
     strictDebounce: v['strict-debounce'] ?? false,
     timeoutS: int(v['timeout-s'], 'timeout-s', v.peer !== undefined ? 120 * 2 * sittings : source === 'kubernetes' ? 300 : 120, 5, 3600),

@@ -151,9 +151,21 @@ export class SotwProxy extends SimulatedProxy {
     this.request({ typeUrl: TypeUrl.Listener });
   }
 
-  /** Envoy's default (set_node_on_first_message_only: false) sends the node on every request. */
+  private sentNode = false;
+
+  constructor(client: AggregatedDiscoveryServiceClient, spec: ProxySpec, initial: Expectation, hooks: ProxyHooks, private readonly nodeOnEveryRequest: boolean) {
+    super(client, spec, initial, hooks);
+  }
+
+  /**
+   * An Envoy started from `mediamesh bootstrap` sends its node on the first
+   * request only (set_node_on_first_message_only); Envoy's own default, on
+   * every request, is --node-on-every-request.
+   */
   private request(fields: Partial<DiscoveryRequest>): void {
-    this.call!.write(DiscoveryRequest.fromPartial({ ...fields, node: this.node }));
+    const node = this.nodeOnEveryRequest || !this.sentNode ? this.node : undefined;
+    this.sentNode = true;
+    this.call!.write(DiscoveryRequest.fromPartial({ ...fields, node }));
   }
 
   private onResponse(res: DiscoveryResponse): void {
@@ -223,6 +235,6 @@ export class DeltaProxy extends SimulatedProxy {
   }
 }
 
-export function createProxy(protocol: XdsProtocol, client: AggregatedDiscoveryServiceClient, spec: ProxySpec, initial: Expectation, hooks: ProxyHooks): SimulatedProxy {
-  return protocol === 'delta' ? new DeltaProxy(client, spec, initial, hooks) : new SotwProxy(client, spec, initial, hooks);
+export function createProxy(o: { protocol: XdsProtocol; nodeOnEveryRequest: boolean }, client: AggregatedDiscoveryServiceClient, spec: ProxySpec, initial: Expectation, hooks: ProxyHooks): SimulatedProxy {
+  return o.protocol === 'delta' ? new DeltaProxy(client, spec, initial, hooks) : new SotwProxy(client, spec, initial, hooks, o.nodeOnEveryRequest);
 }

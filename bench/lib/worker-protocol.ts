@@ -13,6 +13,8 @@ export interface StartMessage {
   /** host:port of the ADS server. */
   address: string;
   protocol: XdsProtocol;
+  /** SotW: the node on every request (Envoy's default) instead of the first only (what `mediamesh bootstrap` configures). */
+  nodeOnEveryRequest: boolean;
   proxies: ProxySpec[];
   /** Simulated proxies per gRPC channel (1: one HTTP/2 connection each, like Envoy). */
   clientsPerChannel: number;
