@@ -8,6 +8,13 @@ import { Snapshot } from '../../xds-server/src/xds/snapshot.js';
 import { TypeUrl } from '../../xds-server/src/xds/type-urls.js';
 import { udpResources } from '../helpers/resources.js';
 
+/** A fan-out that runs until `finish` is called. */
+function heldFanOut(deferral: RequestDeferral, then: () => void = () => {}): { finish: () => void; done: Promise<void> } {
+  let finish!: () => void;
+  const done = deferral.during(() => new Promise<void>((resolve) => { finish = resolve; }).then(then));
+  return { finish, done };
+}
+
 describe('xDS push path', () => {
   describe('request deferral', () => {
     it('runs requests at once when no fan-out is under way', () => {
@@ -20,14 +27,13 @@ describe('xDS push path', () => {
     it('holds requests while a fan-out runs and then runs them in arrival order, before the fan-out settles', async () => {
       const deferral = new RequestDeferral();
       const ran: string[] = [];
-      let finish!: () => void;
-      const fanOut = deferral.during(() => new Promise<void>((resolve) => { finish = resolve; }).then(() => { ran.push('fan-out done'); }));
+      const fanOut = heldFanOut(deferral, () => { ran.push('fan-out done'); });
       deferral.run(() => ran.push('ack a'));
       deferral.run(() => ran.push('ack b'));
       assert.equal(ran.length, 0);
       assert.equal(deferral.pending(), 2);
-      finish();
-      await fanOut;
+      fanOut.finish();
+      await fanOut.done;
       assert.deepEqual(ran, ['fan-out done', 'ack a', 'ack b']);
       assert.equal(deferral.pending(), 0);
       deferral.run(() => ran.push('after'));
@@ -48,32 +54,29 @@ describe('xDS push path', () => {
     it('holds until the last of overlapping fan-outs ends', async () => {
       const deferral = new RequestDeferral();
       const ran: string[] = [];
-      let finishFirst!: () => void;
-      const first = deferral.during(() => new Promise<void>((resolve) => { finishFirst = resolve; }));
-      let finishSecond!: () => void;
-      const second = deferral.during(() => new Promise<void>((resolve) => { finishSecond = resolve; }));
+      const first = heldFanOut(deferral);
+      const second = heldFanOut(deferral);
       deferral.run(() => ran.push('ack'));
-      finishFirst();
-      await first;
+      first.finish();
+      await first.done;
       assert.deepEqual(ran, []);
-      finishSecond();
-      await second;
+      second.finish();
+      await second.done;
       assert.deepEqual(ran, ['ack']);
     });
 
     it('holds at most MAX_DEFERRED_REQUESTS: the next request works the queue off first, keeping the order', async () => {
       const deferral = new RequestDeferral();
       const ran: number[] = [];
-      let finish!: () => void;
-      const fanOut = deferral.during(() => new Promise<void>((resolve) => { finish = resolve; }));
+      const fanOut = heldFanOut(deferral);
       for (let i = 0; i < MAX_DEFERRED_REQUESTS; i++) deferral.run(() => ran.push(i));
       assert.equal(ran.length, 0);
       deferral.run(() => ran.push(MAX_DEFERRED_REQUESTS));
       assert.equal(ran.length, MAX_DEFERRED_REQUESTS + 1);
       assert.ok(ran.every((n, i) => n === i));
       assert.equal(deferral.pending(), 0);
-      finish();
-      await fanOut;
+      fanOut.finish();
+      await fanOut.done;
     });
   });
 

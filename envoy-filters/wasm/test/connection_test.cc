@@ -9,15 +9,13 @@
 
 #include "connection.h"
 #include "counting_allocator.h"
-#include "fake_host.h"
-#include "filter_config.h"
+#include "connection_harness.h"
 #include "rtsp_test_util.h"
 
 namespace mediamesh {
 namespace rtsp_filter {
 namespace {
 
-using testing::Driver;
 using testing::FakeHost;
 
 const char* kConfig = R"({
@@ -33,31 +31,13 @@ const char* kConfig = R"({
   "limits": {"max_header_bytes": 2048}
 })";
 
-std::string stat(std::string_view name) { return "mediamesh.rtsp.media.cameras." + std::string(name); }
 
-class ConnectionTest : public ::testing::Test {
+class ConnectionTest : public ::testing::Test, protected testing::ConnectionHarness {
  protected:
-  void SetUp() override {
-    std::string error;
-    config_ = parseFilterConfig(kConfig, error);
-    ASSERT_NE(config_, nullptr) << error;
-    ASSERT_TRUE(stats_.define(host_, config_->route));
-    connection_ = std::make_unique<RtspConnection>(*config_, stats_, host_);
-    driver_ = std::make_unique<Driver>(host_, *connection_);
-  }
-
-  int64_t value(std::string_view name) const { return host_.stat(stat(name)); }
-  const std::string& toServer() const { return host_.forwarded[0]; }
-  const std::string& toClient() const { return host_.forwarded[1]; }
+  void SetUp() override { start(kConfig); }
 
   // The refusal went to the reject cluster: play the echo back through the filter.
   void echo() { driver_->server(toServer()); }
-
-  FakeHost host_;
-  std::unique_ptr<FilterConfig> config_;
-  RouteStats stats_;
-  std::unique_ptr<RtspConnection> connection_;
-  std::unique_ptr<Driver> driver_;
 };
 
 const std::string kDescribe = "DESCRIBE rtsp://cameras.media:554/cam1 RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n\r\n";

@@ -9,16 +9,13 @@
 #include <string>
 
 #include "connection.h"
-#include "fake_host.h"
-#include "filter_config.h"
+#include "connection_harness.h"
 #include "relay_calls.h"
 
 namespace mediamesh {
 namespace rtsp_filter {
 namespace {
 
-using testing::Driver;
-using testing::FakeHost;
 
 const char* kConfig = R"({
   "route": "media.cameras",
@@ -40,22 +37,9 @@ const std::string kReply =
     "Transport: RTP/AVP/UDP;unicast;client_port=40000-40001;server_port=7000-7001;ssrc=1234ABCD;mode=\"PLAY\"\r\n"
     "Session: abc123;timeout=60\r\n\r\n";
 
-class RelayTest : public ::testing::Test {
+class RelayTest : public ::testing::Test, protected testing::ConnectionHarness {
  protected:
   void SetUp() override { start(kConfig); }
-
-  void start(const char* json) {
-    std::string error;
-    config_ = parseFilterConfig(json, error);
-    ASSERT_NE(config_, nullptr) << error;
-    ASSERT_TRUE(stats_.define(host_, config_->route));
-    connection_ = std::make_unique<RtspConnection>(*config_, stats_, host_);
-    driver_ = std::make_unique<Driver>(host_, *connection_);
-  }
-
-  int64_t value(std::string_view name) const { return host_.stat("mediamesh.rtsp.media.cameras." + std::string(name)); }
-  const std::string& toServer() const { return host_.forwarded[0]; }
-  const std::string& toClient() const { return host_.forwarded[1]; }
 
   // DESCRIBE, then the SETUP, which the filter holds for its relays.
   void describeAndSetup() {
@@ -63,12 +47,6 @@ class RelayTest : public ::testing::Test {
     ASSERT_EQ(driver_->server("RTSP/1.0 200 OK\r\nCSeq: 2\r\n\r\n"), Verdict::Continue);
     ASSERT_EQ(driver_->client(kSetup), Verdict::Pause);
   }
-
-  FakeHost host_;
-  std::unique_ptr<FilterConfig> config_;
-  RouteStats stats_;
-  std::unique_ptr<RtspConnection> connection_;
-  std::unique_ptr<Driver> driver_;
 };
 
 TEST_F(RelayTest, HoldsTheSetupUntilTheRelaysAreGrantedThenRewritesBothWays) {
