@@ -23,7 +23,7 @@ describe('xDS wire steps', () => {
   it('a response body plus its appended nonce decodes as the response encoded whole, for short and long nonces', () => {
     const snapshot = Snapshot.fromResources(udpResources([{ listener: 'l1', port: 5000, cluster: 'c1', endpoints: [6000, 6001] }]));
     const eds = snapshot.forType(TypeUrl.ClusterLoadAssignment);
-    const body = sotwResponseBody(snapshot, TypeUrl.ClusterLoadAssignment, eds.version, wholeType(eds));
+    const body = sotwResponseBody(eds, TypeUrl.ClusterLoadAssignment, eds.version, wholeType(eds));
     for (const nonce of ['1', '4242', 'n'.repeat(127), 'n'.repeat(128), 'ñ'.repeat(200)]) {
       const decoded = DiscoveryResponse.decode(withNonce(body, nonce));
       assert.equal(decoded.nonce, nonce);

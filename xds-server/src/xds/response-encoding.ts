@@ -7,21 +7,23 @@
 import { DiscoveryResponse } from '../gen/envoy/service/discovery/v3/discovery.js';
 import type { Selection } from './named-selection.js';
 import type { WireResource } from './resources.js';
-import type { Snapshot } from './snapshot.js';
+import type { TypeSnapshot } from './snapshot.js';
 import type { TypeUrl } from './type-urls.js';
 
 const NONCE_FIELD = 5;
-/** Per snapshot and type: the body for each selection (named-selection.ts) at the version it was made for. */
-const bodies = new WeakMap<Snapshot, Map<TypeUrl, Map<string, { version: string; body: Buffer }>>>();
-/** Distinct selections' bodies kept per snapshot and type: clients choose the names, so the cache must not grow with them. */
+/**
+ * Per type snapshot: the body for each selection (named-selection.ts) at the
+ * version it was made for (a selection with clusters held back for a proxy
+ * answers at a version of its own).
+ */
+const bodies = new WeakMap<TypeSnapshot, Map<string, { version: string; body: Buffer }>>();
+/** Distinct selections' bodies kept per type snapshot: clients choose the names, so the cache must not grow with them. */
 const MAX_BODIES_PER_TYPE = 64;
 
-/** The encoded response body (no nonce) for this snapshot, type, version and selection of resources. */
-export function sotwResponseBody(snapshot: Snapshot, typeUrl: TypeUrl, version: string, selection: Selection): Buffer {
-  let perSnapshot = bodies.get(snapshot);
-  if (!perSnapshot) bodies.set(snapshot, (perSnapshot = new Map()));
-  let perType = perSnapshot.get(typeUrl);
-  if (!perType) perSnapshot.set(typeUrl, (perType = new Map()));
+/** The encoded response body (no nonce) for this type snapshot, version and selection of its resources. */
+export function sotwResponseBody(typeSnapshot: TypeSnapshot, typeUrl: TypeUrl, version: string, selection: Selection): Buffer {
+  let perType = bodies.get(typeSnapshot);
+  if (!perType) bodies.set(typeSnapshot, (perType = new Map()));
   const found = perType.get(selection.key);
   if (found?.version === version) return found.body;
   const body = encodeBody(typeUrl, version, selection.list);

@@ -144,7 +144,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, Buffer> {
     state.lastSentVersion = version;
     state.lastSentNames = names;
     state.sent = selection.byName;
-    this.send(withNonce(sotwResponseBody(snapshot, typeUrl, version, selection), nonce));
+    this.send(withNonce(sotwResponseBody(snapshot.forType(typeUrl), typeUrl, version, selection), nonce));
     this.cache.recordPush(this.nodeId!, typeUrl, version);
   }
 
